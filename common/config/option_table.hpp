@@ -1,0 +1,106 @@
+// One options table per daemon (Valkey's static_configs[] idea): each row is a
+// name, a type, a default, bounds and a one-line doc, bound to the field of the
+// daemon's config struct it fills. The table drives --help, the config-file
+// parser (Boost.Program_options underneath), --dump-config and the generated
+// etc/*.conf.example, so the table *is* the documentation.
+//
+// Names are "key" for the top section and "section.key" for "[section]" keys.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mailsan::config {
+
+enum class Kind {
+  string,    // free text
+  integer,   // signed, within [min, max]
+  boolean,   // yes/no, true/false, on/off, 1/0
+  duration,  // seconds; a suffix s, m, h, d or w is accepted ("5m", "2d")
+  size,      // bytes; a suffix k, m or g (powers of 1024) is accepted
+  list,      // comma- or space-separated values; repeated keys append
+};
+
+struct Option {
+  std::string name;           // "delay" or "greylist.delay"
+  Kind kind;
+  std::string default_value;  // as it would be written in the file
+  std::int64_t min = 0;       // integer, duration (seconds), size (bytes)
+  std::int64_t max = 0;
+  std::string doc;            // one line; a test fails when empty
+  // Stores a parsed value into the bound field; throws std::invalid_argument
+  // with a message that names the problem (not the option: the caller adds it).
+  std::function<void(const std::string&)> assign;
+  // The field's current value, written as it would be in the file.
+  std::function<std::string()> current;
+};
+
+class OptionTable {
+ public:
+  explicit OptionTable(std::string daemon_name) : daemon_(std::move(daemon_name)) {}
+
+  // Each adder binds a row to a field and immediately assigns the default.
+  OptionTable& add_string(std::string name, std::string* target, std::string def, std::string doc);
+  OptionTable& add_integer(std::string name, std::int64_t* target, std::int64_t def, std::int64_t min,
+                           std::int64_t max, std::string doc);
+  OptionTable& add_bool(std::string name, bool* target, bool def, std::string doc);
+  OptionTable& add_duration(std::string name, std::chrono::seconds* target, std::chrono::seconds def,
+                            std::chrono::seconds min, std::chrono::seconds max, std::string doc);
+  OptionTable& add_size(std::string name, std::int64_t* target, std::int64_t def, std::int64_t min,
+                        std::int64_t max, std::string doc);
+  OptionTable& add_list(std::string name, std::vector<std::string>* target, std::string def,
+                        std::string doc);
+  // A string restricted to one of `choices` (e.g. fail_open|fail_closed).
+  OptionTable& add_choice(std::string name, std::string* target, std::string def,
+                          std::vector<std::string> choices, std::string doc);
+
+  const std::vector<Option>& options() const { return options_; }
+  const std::string& daemon() const { return daemon_; }
+  const Option* find(const std::string& name) const;
+
+ private:
+  std::string daemon_;
+  std::vector<Option> options_;
+};
+
+// A start-up error: the message names the file and line where there is one
+// ("policyd.conf:12: unknown option 'greylist.dealy'").
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Reads a config file into the table's fields. "key = value" lines,
+// "[section]" headers, '#' comments, blank lines. Throws ConfigError on an
+// unknown key, a bad value or an out-of-range value, naming file and line.
+void load_file(const OptionTable& table, const std::string& path);
+// Applies command-line overrides "--key=value" / "--section.key=value".
+void apply_overrides(const OptionTable& table, const std::vector<std::pair<std::string, std::string>>& kv);
+
+// What a daemon's main() should do after parse_command_line().
+enum class Action { run, exit_ok, exit_error };
+struct CommandLine {
+  Action action = Action::run;
+  std::string config_path;  // after --config/-c, or the default
+  bool check_only = false;  // --check-config: load, validate, exit 0
+};
+// Handles --config/-c FILE, --help, --dump-config, --check-config, --version
+// and any "--name=value" override from the table. Loads the config file
+// (a missing file is an error only when given explicitly), applies the
+// overrides, prints help/dump to `out` and errors to `err`.
+CommandLine parse_command_line(const OptionTable& table, int argc, const char* const* argv,
+                               const std::string& default_config_path, std::ostream& out,
+                               std::ostream& err);
+
+// The effective configuration, one "key = value" per line in sections.
+std::string dump(const OptionTable& table);
+// The commented example file generated from the table (etc/<daemon>.conf.example).
+std::string example_file(const OptionTable& table);
+// The Markdown reference for docs/ generated from the table.
+std::string markdown_reference(const OptionTable& table);
+
+}  // namespace mailsan::config

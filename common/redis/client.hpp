@@ -1,0 +1,112 @@
+// Async Redis client on Asio over hiredis' async API.
+//
+// One connection carries many commands in flight: commands issued by many
+// sessions in the same turn of the event loop go out in one write (pipelined),
+// and replies come back in order. A command that is not answered within
+// command_timeout fails with errc::timeout; since replies are ordered, the
+// connection is then considered stuck, dropped and re-established with
+// backoff. While disconnected, commands fail at once with errc::not_connected
+// so callers can apply their failure mode without waiting.
+//
+// Scripts are registered once and run with EVALSHA; the client SCRIPT LOADs
+// them on every (re)connect and, on a NOSCRIPT reply, falls back to EVAL.
+//
+// Single-threaded: use from the executor's thread only.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "common/redis/reply.hpp"
+
+namespace mailsan::redis {
+
+enum class errc {
+  not_connected = 1,  // no connection now (down, or reconnecting)
+  timeout,            // no reply within command_timeout
+  disconnected,       // the connection dropped with the command in flight
+  cancelled,          // the caller's cancellation slot fired
+};
+const std::error_category& category();
+inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
+
+struct Options {
+  std::string address = "tcp:127.0.0.1:6379";  // tcp:HOST:PORT or unix:/path
+  std::string password_file;                   // AUTH with its first line when set
+  int database = 0;                            // SELECT when non-zero
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds command_timeout{1000};
+  std::chrono::milliseconds reconnect_min{100};  // backoff doubles up to max
+  std::chrono::milliseconds reconnect_max{5000};
+};
+
+struct Stats {
+  std::uint64_t commands = 0;
+  std::uint64_t errors = 0;  // not_connected, timeout, disconnected
+  std::uint64_t timeouts = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t disconnects = 0;
+};
+
+struct Result {
+  std::error_code ec;  // transport failure; a Redis error reply is reply.is_error()
+  Reply reply;
+};
+
+class Script {
+ public:
+  explicit Script(std::string body);
+  const std::string& body() const { return body_; }
+  const std::string& sha1() const { return sha1_; }  // hex, computed locally
+
+ private:
+  std::string body_;
+  std::string sha1_;
+};
+
+class Client {
+ public:
+  Client(boost::asio::any_io_executor ex, Options options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Starts connecting; the client reconnects on its own until stop().
+  void start();
+  void stop();
+  bool connected() const;
+
+  // Scripts to SCRIPT LOAD on every connect; register before start().
+  void register_script(const Script& script);
+
+  // Sends one command (argv form, binary safe). Supports per-operation
+  // cancellation: a cancelled command completes with errc::cancelled and its
+  // reply, when it comes, is dropped.
+  boost::asio::awaitable<Result> command(std::span<const std::string_view> argv);
+  boost::asio::awaitable<Result> command(std::initializer_list<std::string_view> argv) {
+    return command(std::span<const std::string_view>(argv.begin(), argv.size()));
+  }
+  // EVALSHA script keys... args...; EVAL on NOSCRIPT (and SCRIPT LOAD again).
+  boost::asio::awaitable<Result> eval(const Script& script, std::span<const std::string_view> keys,
+                                      std::span<const std::string_view> args);
+
+  const Stats& stats() const;
+  // Called with true on connect and false on disconnect (for logs and gauges).
+  void on_state_change(std::function<void(bool connected)> callback);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mailsan::redis
+
+template <>
+struct std::is_error_code_enum<mailsan::redis::errc> : std::true_type {};

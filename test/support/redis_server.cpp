@@ -1,0 +1,37 @@
+#include "test/support/redis_server.hpp"
+
+#include <stdexcept>
+
+namespace mailsan::test {
+
+RedisServer::RedisServer(bool start_now) : port_(free_tcp_port()) {
+  if (start_now) start();
+}
+
+RedisServer::~RedisServer() { stop(); }
+
+void RedisServer::start() {
+  if (process_.running()) return;
+  process_ = Process({"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                      "--save", "", "--appendonly", "no", "--dir", dir_.path().string(),
+                      "--daemonize", "no", "--protected-mode", "no"},
+                     dir_.path() / "redis.log");
+  if (!wait_for_tcp("127.0.0.1", port_)) throw std::runtime_error("redis-server did not start");
+  // Accepting is not the same as loaded; PING until it answers.
+  for (int i = 0; i < 200 && cli({"PING"}) != "PONG"; ++i) {
+  }
+}
+
+void RedisServer::stop() { process_.stop(); }
+
+std::string RedisServer::address() const { return "tcp:127.0.0.1:" + std::to_string(port_); }
+
+std::string RedisServer::cli(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{"redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run(argv);
+  while (!r.output.empty() && (r.output.back() == '\n' || r.output.back() == '\r')) r.output.pop_back();
+  return r.output;
+}
+
+}  // namespace mailsan::test
