@@ -13,6 +13,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mailsan::config {
@@ -33,6 +34,7 @@ struct Option {
   std::int64_t min = 0;       // integer, duration (seconds), size (bytes)
   std::int64_t max = 0;
   std::string doc;            // one line; a test fails when empty
+  std::vector<std::string> choices;  // add_choice only: the accepted values
   // Stores a parsed value into the bound field; throws std::invalid_argument
   // with a message that names the problem (not the option: the caller adds it).
   std::function<void(const std::string&)> assign;
@@ -59,14 +61,32 @@ class OptionTable {
   OptionTable& add_choice(std::string name, std::string* target, std::string def,
                           std::vector<std::string> choices, std::string doc);
 
+  // Adds a check to the row added last: it sees the value as written, before
+  // it is stored, and throws std::invalid_argument to reject it, so that e.g.
+  // a malformed address is reported with file and line like any bad value.
+  // The default must pass it.
+  OptionTable& with_check(std::function<void(const std::string&)> check);
+
   const std::vector<Option>& options() const { return options_; }
   const std::string& daemon() const { return daemon_; }
   const Option* find(const std::string& name) const;
 
+  // "mailsan-policyd" for daemon "policyd" (a daemon name that already
+  // starts with "mailsan" is kept); used in --help and generated files.
+  std::string program_name() const;
+  // "policyd.conf": the file name under /etc/mailsan and etc/.
+  std::string config_file_name() const;
+
  private:
+  OptionTable& add(Option option);
+
   std::string daemon_;
   std::vector<Option> options_;
 };
+
+// The bounds of an integer, duration or size row as written in docs and
+// messages ("0s .. 30d", "at least 1"); empty when the row has none.
+std::string describe_range(const Option& option);
 
 // A start-up error: the message names the file and line where there is one
 // ("policyd.conf:12: unknown option 'greylist.dealy'").
@@ -79,7 +99,12 @@ struct ConfigError : std::runtime_error {
 // unknown key, a bad value or an out-of-range value, naming file and line.
 void load_file(const OptionTable& table, const std::string& path);
 // Applies command-line overrides "--key=value" / "--section.key=value".
+// A list given here replaces the file's value (several pairs for one list
+// are joined). Throws ConfigError ("command line: ...").
 void apply_overrides(const OptionTable& table, const std::vector<std::pair<std::string, std::string>>& kv);
+// Stores every row's default again; a reload does this before load_file()
+// so that a line deleted from the file falls back to its default.
+void reset_to_defaults(const OptionTable& table);
 
 // What a daemon's main() should do after parse_command_line().
 enum class Action { run, exit_ok, exit_error };
@@ -88,14 +113,20 @@ struct CommandLine {
   std::string config_path;  // after --config/-c, or the default
   bool check_only = false;  // --check-config: load, validate, exit 0
 };
-// Handles --config/-c FILE, --help, --dump-config, --check-config, --version
-// and any "--name=value" override from the table. Loads the config file
+// Handles --config/-c FILE, --help, --dump-config, --check-config, --version,
+// --example-config and --markdown-reference (print the generated files, so
+// `mailsan-policyd --example-config > etc/policyd.conf.example` regenerates
+// one) and any "--name=value" or "--name value" override from the table. Loads the config file
 // (a missing file is an error only when given explicitly), applies the
 // overrides, prints help/dump to `out` and errors to `err`.
 CommandLine parse_command_line(const OptionTable& table, int argc, const char* const* argv,
                                const std::string& default_config_path, std::ostream& out,
                                std::ostream& err);
 
+// The --help text: usage, the general flags and every option with its type,
+// doc, default and bounds.
+std::string help_text(const OptionTable& table, const std::string& program,
+                      const std::string& default_config_path);
 // The effective configuration, one "key = value" per line in sections.
 std::string dump(const OptionTable& table);
 // The commented example file generated from the table (etc/<daemon>.conf.example).

@@ -3,7 +3,13 @@
 //
 //   log::info("decision").kv("client", ip).kv("verdict", "defer").kv("ms", 1.2);
 //
-// The line is written when the temporary Line goes out of scope.
+// The line is written when the temporary Line goes out of scope, as
+//
+//   2024-05-01T12:00:00.123Z mailsan-policyd[4242] info decision client=192.0.2.1 verdict=defer ms=1.200
+//
+// on stderr (UTC timestamp, ident[pid], level), or "info decision ..." through
+// syslog(3) with LOG_MAIL and LOG_PID, which adds its own time and ident.
+// Thread-safe: each line is one write()/syslog() call.
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,8 @@ std::vector<double> latency_buckets();
 
 class Registry {
  public:
+  Registry();
+  ~Registry();  // out of line: Family is complete only in registry.cpp
   // Returns the metric for (name, labels), creating it on first use. The
   // reference stays valid for the registry's lifetime. help is taken from the
   // first registration of a name.
@@ -72,6 +75,10 @@ class Registry {
 
  private:
   struct Family;
+  // Finds or creates the family of `name` ("counter", "gauge" or "histogram"
+  // as `type`); the caller holds mutex_.
+  Family& family(const std::string& name, const std::string& help, std::string_view type);
+
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Family>> families_;
 };

@@ -14,6 +14,7 @@
 // Single-threaded: use from the executor's thread only.
 #pragma once
 
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 #include "common/redis/reply.hpp"
 
@@ -35,7 +37,9 @@ enum class errc {
   cancelled,          // the caller's cancellation slot fired
 };
 const std::error_category& category();
-inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) {
+  return {static_cast<int>(e), category()};
+}
 
 struct Options {
   std::string address = "tcp:127.0.0.1:6379";  // tcp:HOST:PORT or unix:/path
@@ -90,8 +94,21 @@ class Client {
   // cancellation: a cancelled command completes with errc::cancelled and its
   // reply, when it comes, is dropped.
   boost::asio::awaitable<Result> command(std::span<const std::string_view> argv);
+  // argv must stay valid until the returned awaitable is first co_awaited:
+  // pass it in the co_await expression itself.
+  //
+  // Note: g++ 12 rejects a braced list inside a co_await expression
+  // ("array used as initializer", a GCC coroutine bug), so inside coroutines
+  // use the variadic form below or a named array.
   boost::asio::awaitable<Result> command(std::initializer_list<std::string_view> argv) {
     return command(std::span<const std::string_view>(argv.begin(), argv.size()));
+  }
+  // command("GET", key): each argument anything convertible to string_view.
+  template <class... Args>
+  requires(std::is_convertible_v<const Args&, std::string_view>&&...)
+      boost::asio::awaitable<Result> command(std::string_view name, const Args&... args) {
+    const std::array<std::string_view, 1 + sizeof...(Args)> argv{name, std::string_view(args)...};
+    co_return co_await command(std::span<const std::string_view>(argv));
   }
   // EVALSHA script keys... args...; EVAL on NOSCRIPT (and SCRIPT LOAD again).
   boost::asio::awaitable<Result> eval(const Script& script, std::span<const std::string_view> keys,

@@ -1,0 +1,625 @@
+// Client: in-flight bookkeeping, command timeouts, reconnects and scripts on
+// top of one HiredisConnection at a time.
+//
+// Every command sent is one InFlight entry, in send order, and hiredis
+// reports replies in the same order, so the front entry is always the one a
+// reply belongs to. Completion handlers are never run from inside hiredis:
+// replies are collected while hiredis parses and handed out afterwards, so a
+// resumed caller may send, cancel, stop or destroy the client freely.
+//
+// Timeouts cost no timer per command: one timer is armed for the oldest
+// entry's deadline and re-armed for the next oldest when it fires. Since
+// replies are ordered, an overdue oldest entry means the connection is stuck;
+// all entries then fail with errc::timeout and the connection is replaced.
+#include "common/redis/client.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
+#include <charconv>
+#include <deque>
+#include <fstream>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "common/log/log.hpp"
+#include "common/net/endpoint_address.hpp"
+#include "common/redis/hiredis_connection.hpp"
+#include "common/util/sha1.hpp"
+
+namespace mailsan::redis {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "redis"; }
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::not_connected:
+        return "not connected to Redis";
+      case errc::timeout:
+        return "no reply from Redis within the command timeout";
+      case errc::disconnected:
+        return "the Redis connection was lost with the command in flight";
+      case errc::cancelled:
+        return "the Redis command was cancelled";
+    }
+    return "unknown Redis client error";
+  }
+};
+
+using Clock = std::chrono::steady_clock;
+// Commands are always awaited through use_awaitable, so the completion
+// handler has one concrete type and is stored without type erasure.
+using Handler =
+    asio::async_result<std::decay_t<decltype(asio::use_awaitable)>, void(Result)>::handler_type;
+
+Reply to_reply(const redisReply& r) {
+  Reply out;
+  switch (r.type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::string;
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::status;
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::error;
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::integer;
+      out.integer = r.integer;
+      return out;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::array;
+      out.elements.reserve(r.elements);
+      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(to_reply(*r.element[i]));
+      return out;
+    default:
+      return out;  // nil
+  }
+  if (r.str != nullptr) out.str.assign(r.str, r.len);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+// Commands that would break the one-reply-per-command order (pub/sub,
+// MONITOR, CLIENT REPLY) or silently change what the client set up at
+// connect (AUTH, SELECT, HELLO, RESET) are refused: the client owns those.
+bool refused_command(std::span<const std::string_view> argv) {
+  static constexpr std::string_view kRefused[] = {
+      "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
+      "monitor",   "auth",       "select",     "hello",       "reset"};
+  const std::string_view name = argv.front();
+  if (name.size() < 4 || name.size() > 12) return false;
+  for (std::string_view refused : kRefused)
+    if (iequals(name, refused)) return true;
+  return argv.size() >= 2 && iequals(name, "client") && iequals(argv[1], "reply");
+}
+
+bool is_noscript(const Result& result) {
+  return !result.ec && result.reply.is_error() && result.reply.str.starts_with("NOSCRIPT");
+}
+
+// The first line of the file, without its line ending.
+bool read_password(const std::string& path, std::string* password, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read password file " + path;
+    return false;
+  }
+  std::getline(in, *password);
+  if (!password->empty() && password->back() == '\r') password->pop_back();
+  if (password->empty()) {
+    *error = "password file " + path + " has an empty first line";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::error_category& category() {
+  static const Category instance;
+  return instance;
+}
+
+Script::Script(std::string body) : body_(std::move(body)), sha1_(util::sha1_hex(body_)) {}
+
+struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisConnection::Events {
+  enum class Kind : std::uint8_t {
+    user,           // a caller's command; handler empty once cancelled
+    handshake,      // AUTH, SELECT, PING at connect: an error fails the connect
+    script_load,    // SCRIPT LOAD at connect: an error is logged only
+    script_reload,  // SCRIPT LOAD after a NOSCRIPT reply
+  };
+  struct InFlight {
+    std::optional<Handler> handler;
+    Clock::time_point deadline;
+    Kind kind;
+  };
+
+  // Lives in the caller's cancellation slot; finds the command by sequence
+  // number, so a stale or late signal finds nothing and does nothing.
+  struct CancelCommand {
+    std::weak_ptr<Impl> impl;
+    std::uint64_t seq;
+    void operator()(asio::cancellation_type type) const {
+      if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+          asio::cancellation_type::none)
+        return;
+      if (auto locked = impl.lock()) locked->cancel(seq);
+    }
+  };
+
+  Impl(asio::any_io_executor ex, Options options)
+      : ex_(ex), options_(std::move(options)), timeout_timer_(ex), wake_(ex) {
+    address_ = net::parse_endpoint(options_.address, &address_error_);
+  }
+
+  ~Impl() override {
+    // Client's destructor already stopped us; this only covers a connection
+    // opened after that, which cannot happen, but costs nothing to handle.
+    close_connection(errc::disconnected);
+    post_completions();
+  }
+
+  bool ready() const { return ready_ && connection_ != nullptr && connection_->alive(); }
+
+  // --- commands ---------------------------------------------------------
+
+  asio::awaitable<Result> async_command(std::span<const std::string_view> argv) {
+    return asio::async_initiate<decltype(asio::use_awaitable), void(Result)>(
+        [self = shared_from_this()](Handler handler, std::span<const std::string_view> args) {
+          self->start_command(std::move(handler), args);
+        },
+        asio::use_awaitable, argv);
+  }
+
+  void start_command(Handler handler, std::span<const std::string_view> argv) {
+    ++stats_.commands;
+    if (argv.empty() || refused_command(argv)) {
+      Result refused;
+      refused.reply.type = Reply::Type::error;
+      refused.reply.str = argv.empty() ? "ERR empty command"
+                                       : "ERR " + std::string(argv.front()) +
+                                             " is not supported through mailsan's Redis client";
+      post_result(std::move(handler), std::move(refused));
+      return;
+    }
+    if (!ready() || !connection_->send(argv)) {
+      ++stats_.errors;
+      post_result(std::move(handler), Result{errc::not_connected, {}});
+      return;
+    }
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    const std::uint64_t seq = front_seq_ + in_flight_.size();
+    in_flight_.push_back(
+        InFlight{std::move(handler), Clock::now() + options_.command_timeout, Kind::user});
+    if (slot.is_connected()) slot.template emplace<CancelCommand>(weak_from_this(), seq);
+    arm_timeout();
+  }
+
+  void cancel(std::uint64_t seq) {
+    if (seq < front_seq_ || seq - front_seq_ >= in_flight_.size()) return;
+    InFlight& entry = in_flight_[seq - front_seq_];
+    if (!entry.handler) return;
+    // The command stays in flight (it was sent; its reply will come and be
+    // dropped) so that the replies behind it still line up.
+    Handler handler = std::move(*entry.handler);
+    entry.handler.reset();
+    post_result(std::move(handler), Result{errc::cancelled, {}});
+  }
+
+  // After a NOSCRIPT reply: load the script again so later EVALSHAs find it.
+  void reload_script(const Script& script) {
+    if (!ready() ||
+        std::find(reloading_.begin(), reloading_.end(), script.sha1()) != reloading_.end())
+      return;
+    const std::string_view argv[] = {"SCRIPT", "LOAD", script.body()};
+    if (send_internal(argv, Kind::script_reload, Clock::now() + options_.command_timeout)) {
+      reloading_.push_back(script.sha1());
+      arm_timeout();
+    }
+  }
+
+  bool send_internal(std::span<const std::string_view> argv, Kind kind,
+                     Clock::time_point deadline) {
+    if (connection_ == nullptr || !connection_->send(argv)) return false;
+    in_flight_.push_back(InFlight{std::nullopt, deadline, kind});
+    if (kind == Kind::handshake || kind == Kind::script_load) ++handshake_pending_;
+    return true;
+  }
+
+  // --- completions --------------------------------------------------------
+
+  // For completions that arise inside a caller's own call (stop, cancel,
+  // not connected): never resume another coroutine from inside it.
+  void post_result(Handler handler, Result result) {
+    auto ex = asio::get_associated_executor(handler, ex_);
+    asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+      std::move(handler)(std::move(result));
+    });
+  }
+
+  void post_completions() {
+    for (auto& [handler, result] : completions_) post_result(std::move(handler), std::move(result));
+    completions_.clear();
+  }
+
+  // For completions collected while hiredis parsed a read: run them now, on
+  // the executor's thread and outside hiredis. Resumed callers mostly send
+  // their next command at once, and those all leave in the next write.
+  void drain_completions() {
+    while (!completions_.empty()) {
+      draining_.swap(completions_);
+      for (auto& [handler, result] : draining_) std::move(handler)(std::move(result));
+      draining_.clear();
+    }
+  }
+
+  // --- HiredisConnection::Events -----------------------------------------
+
+  void on_reply(const redisReply* reply) override {
+    if (in_flight_.empty()) return;  // hiredis and we count the same commands
+    InFlight entry = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    ++front_seq_;
+    const bool failed = reply == nullptr;
+    const bool error_reply = !failed && reply->type == REDIS_REPLY_ERROR;
+    switch (entry.kind) {
+      case Kind::user: {
+        if (!entry.handler) return;  // cancelled: the reply is dropped
+        Result result;
+        if (failed) {
+          result.ec = fail_reason_;
+          ++stats_.errors;
+          if (fail_reason_ == errc::timeout) ++stats_.timeouts;
+        } else {
+          result.reply = to_reply(*reply);
+        }
+        completions_.emplace_back(std::move(*entry.handler), std::move(result));
+        return;
+      }
+      case Kind::handshake:
+        --handshake_pending_;
+        if (handshake_error_.empty()) {
+          if (failed)
+            handshake_error_ = "connection closed during the handshake";
+          else if (error_reply)
+            handshake_error_.assign(reply->str, reply->len);
+        }
+        return;
+      case Kind::script_load:
+        --handshake_pending_;
+        if (failed && handshake_error_.empty())
+          handshake_error_ = "connection closed during the handshake";
+        if (error_reply)
+          log::warning("redis_script_load_failed")
+              .kv("address", options_.address)
+              .kv("error", std::string_view(reply->str, reply->len));
+        return;
+      case Kind::script_reload:
+        if (!reloading_.empty()) reloading_.pop_front();
+        if (error_reply)
+          log::warning("redis_script_load_failed")
+              .kv("address", options_.address)
+              .kv("error", std::string_view(reply->str, reply->len));
+        return;
+    }
+  }
+
+  void on_io_done(HiredisConnection& connection) override {
+    auto self = shared_from_this();  // a resumed caller may destroy the Client
+    if (&connection == connection_.get() && !connection.alive()) connection_lost();
+    drain_completions();
+  }
+
+  // --- connection state ---------------------------------------------------
+
+  // hiredis freed the connection by itself (peer closed, I/O error); every
+  // entry was failed with errc::disconnected on the way.
+  void connection_lost() {
+    last_error_ =
+        connection_->last_error().empty() ? "connection closed" : connection_->last_error();
+    connection_.reset();
+    ready_ = false;
+    reloading_.clear();
+    wake_.cancel();
+  }
+
+  // Frees the connection; every entry in flight fails with reason.
+  void close_connection(errc reason) {
+    ready_ = false;
+    if (connection_ == nullptr) return;
+    fail_reason_ = reason;
+    auto connection = std::move(connection_);
+    connection->close();
+    // close() reported every command hiredis knew of; this is only a guard
+    // that nothing is left waiting forever.
+    while (!in_flight_.empty()) on_reply(nullptr);
+    fail_reason_ = errc::disconnected;
+    reloading_.clear();
+  }
+
+  void arm_timeout() {
+    if (timeout_armed_ || in_flight_.empty()) return;
+    timeout_armed_ = true;
+    timeout_timer_.expires_at(in_flight_.front().deadline);
+    timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+      self->timeout_armed_ = false;
+      if (self->running_) self->check_timeouts();
+    });
+  }
+
+  void check_timeouts() {
+    // Handshake entries have no deadline of their own: the connect timeout
+    // covers them.
+    if (!ready() || in_flight_.empty()) return;
+    if (in_flight_.front().deadline > Clock::now()) {
+      arm_timeout();
+      return;
+    }
+    ++timeout_events_;
+    last_error_ = "no reply within " + std::to_string(options_.command_timeout.count()) + " ms";
+    close_connection(errc::timeout);
+    wake_.cancel();
+    drain_completions();
+  }
+
+  void set_state(bool up) {
+    if (up == reported_up_) return;
+    reported_up_ = up;
+    if (on_state_change_) on_state_change_(up);
+  }
+
+  // --- connect loop -------------------------------------------------------
+
+  void start() {
+    if (running_) return;
+    running_ = true;
+    ++generation_;
+    if (!address_)
+      log::error("redis_bad_address").kv("address", options_.address).kv("error", address_error_);
+    asio::co_spawn(ex_, supervise(shared_from_this(), generation_), asio::detached);
+  }
+
+  void stop(bool notify) {
+    if (!running_) return;
+    running_ = false;
+    ++generation_;
+    close_connection(errc::disconnected);
+    timeout_timer_.cancel();
+    wake_.cancel();
+    post_completions();
+    if (notify) set_state(false);
+    reported_up_ = false;
+  }
+
+  bool current(std::uint64_t generation) const { return running_ && generation == generation_; }
+
+  // Sleeps until the deadline or until wake_.cancel() (a state change).
+  asio::awaitable<void> sleep_until(Clock::time_point deadline) {
+    wake_.expires_at(deadline);
+    co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  // Connects, retries with doubling backoff, and stays connected until
+  // stop(). self keeps the state alive while the loop runs.
+  asio::awaitable<void> supervise(std::shared_ptr<Impl> self, std::uint64_t generation) {
+    (void)self;
+    auto backoff = options_.reconnect_min;
+    int failures = 0;
+    while (current(generation)) {
+      const bool up = co_await connect_once(generation);
+      if (!current(generation)) break;
+      if (up) {
+        failures = 0;
+        backoff = options_.reconnect_min;
+        log::info("redis_connected").kv("address", options_.address);
+        set_state(true);
+        while (current(generation) && ready()) co_await sleep_until(Clock::time_point::max());
+        if (!current(generation)) break;
+        ++stats_.disconnects;
+        log::warning("redis_disconnected")
+            .kv("address", options_.address)
+            .kv("reason", last_error_)
+            .kv("retry_ms", static_cast<std::int64_t>(backoff.count()));
+        set_state(false);
+      } else {
+        // Said once loudly, then quietly while the outage lasts.
+        auto line = failures == 0 ? log::warning("redis_connect_failed")
+                                  : log::debug("redis_connect_failed");
+        line.kv("address", options_.address)
+            .kv("error", last_error_)
+            .kv("retry_ms", static_cast<std::int64_t>(backoff.count()));
+        ++failures;
+      }
+      co_await sleep_until(Clock::now() + backoff);
+      if (!up) backoff = std::min(backoff * 2, options_.reconnect_max);
+    }
+  }
+
+  // One attempt: connect, then AUTH, SELECT, SCRIPT LOAD and PING pipelined
+  // behind the connect; ready once all are answered within connect_timeout.
+  // PING makes "ready" mean "answering" (a server that is still loading its
+  // data set answers -LOADING and is tried again later).
+  asio::awaitable<bool> connect_once(std::uint64_t generation) {
+    last_error_.clear();
+    if (!address_) {
+      last_error_ = address_error_;
+      co_return false;
+    }
+    std::string password;
+    if (!options_.password_file.empty() &&
+        !read_password(options_.password_file, &password, &last_error_))
+      co_return false;
+    std::string error;
+    connection_ = HiredisConnection::open(ex_, *address_, *this, &error);
+    if (connection_ == nullptr) {
+      last_error_ = std::move(error);
+      co_return false;
+    }
+    handshake_pending_ = 0;
+    handshake_error_.clear();
+    constexpr auto no_deadline = Clock::time_point::max();
+    bool queued = true;
+    if (!password.empty()) {
+      const std::string_view auth[] = {"AUTH", password};
+      queued = queued && send_internal(auth, Kind::handshake, no_deadline);
+    }
+    if (options_.database != 0) {
+      const std::string database = std::to_string(options_.database);
+      const std::string_view select[] = {"SELECT", database};
+      queued = queued && send_internal(select, Kind::handshake, no_deadline);
+    }
+    for (const Script& script : scripts_) {
+      const std::string_view load[] = {"SCRIPT", "LOAD", script.body()};
+      queued = queued && send_internal(load, Kind::script_load, no_deadline);
+    }
+    const std::string_view ping[] = {"PING"};
+    queued = queued && send_internal(ping, Kind::handshake, no_deadline);
+
+    const auto deadline = Clock::now() + options_.connect_timeout;
+    while (queued && current(generation) && connection_ != nullptr && handshake_pending_ > 0 &&
+           Clock::now() < deadline)
+      co_await sleep_until(deadline);
+    if (!current(generation)) co_return false;  // stop() closed the connection
+
+    if (queued && connection_ != nullptr && handshake_pending_ == 0 && handshake_error_.empty()) {
+      ready_ = true;
+      ++stats_.connects;
+      co_return true;
+    }
+    if (last_error_.empty()) {
+      if (!handshake_error_.empty())
+        last_error_ = handshake_error_;
+      else if (!queued)
+        last_error_ = "cannot queue the handshake";
+      else
+        last_error_ = "connect timeout";
+    }
+    close_connection(errc::disconnected);
+    co_return false;
+  }
+
+  asio::any_io_executor ex_;
+  Options options_;
+  std::optional<net::EndpointAddress> address_;
+  std::string address_error_;
+  std::vector<Script> scripts_;
+  std::function<void(bool)> on_state_change_;
+  Stats stats_;
+
+  std::shared_ptr<HiredisConnection> connection_;
+  bool ready_ = false;  // handshake done on connection_
+  bool running_ = false;
+  bool reported_up_ = false;  // the last state given to on_state_change_
+  std::uint64_t generation_ = 0;
+  std::uint64_t timeout_events_ = 0;
+  std::string last_error_;  // why the last attempt or connection failed
+  int handshake_pending_ = 0;
+  std::string handshake_error_;
+  errc fail_reason_ = errc::disconnected;  // for entries failed by a close
+
+  std::deque<InFlight> in_flight_;
+  std::uint64_t front_seq_ = 0;        // sequence number of in_flight_.front()
+  std::deque<std::string> reloading_;  // sha1 of each script_reload in flight
+  std::vector<std::pair<Handler, Result>> completions_;
+  std::vector<std::pair<Handler, Result>> draining_;
+
+  asio::steady_timer timeout_timer_;
+  bool timeout_armed_ = false;
+  asio::steady_timer wake_;  // the connect loop sleeps on it; cancel() wakes it
+};
+
+Client::Client(asio::any_io_executor ex, Options options)
+    : impl_(std::make_shared<Impl>(std::move(ex), std::move(options))) {}
+
+Client::~Client() {
+  // In-flight commands complete (posted) with errc::disconnected; the state
+  // callback is not called, since its captures may already be gone.
+  impl_->stop(false);
+}
+
+void Client::start() {
+  impl_->start();
+}
+
+void Client::stop() {
+  impl_->stop(true);
+}
+
+bool Client::connected() const {
+  return impl_->ready();
+}
+
+void Client::register_script(const Script& script) {
+  auto& scripts = impl_->scripts_;
+  if (std::none_of(scripts.begin(), scripts.end(),
+                   [&](const Script& s) { return s.sha1() == script.sha1(); }))
+    scripts.push_back(script);
+}
+
+asio::awaitable<Result> Client::command(std::span<const std::string_view> argv) {
+  return impl_->async_command(argv);
+}
+
+asio::awaitable<Result> Client::eval(const Script& script, std::span<const std::string_view> keys,
+                                     std::span<const std::string_view> args) {
+  std::shared_ptr<Impl> impl = impl_;  // *this may go away while we wait
+  char numkeys[24];
+  const auto numkeys_end = std::to_chars(numkeys, numkeys + sizeof numkeys, keys.size()).ptr;
+  boost::container::small_vector<std::string_view, 16> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.push_back("EVALSHA");
+  argv.push_back(script.sha1());
+  argv.push_back(std::string_view(numkeys, static_cast<std::size_t>(numkeys_end - numkeys)));
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+
+  Result result = co_await impl->async_command(argv);
+  if (!is_noscript(result)) co_return result;
+
+  // The server lost the script (restart, SCRIPT FLUSH, failover): run it
+  // with its body this once and load it again for the next callers. A
+  // cancellation that arrived meanwhile must not turn into an exception
+  // from the second co_await.
+  const auto state = co_await asio::this_coro::cancellation_state;
+  if (state.cancelled() != asio::cancellation_type::none) co_return Result{errc::cancelled, {}};
+  impl->reload_script(script);
+  argv[0] = "EVAL";
+  argv[1] = script.body();
+  co_return co_await impl->async_command(argv);
+}
+
+const Stats& Client::stats() const {
+  return impl_->stats_;
+}
+
+void Client::on_state_change(std::function<void(bool connected)> callback) {
+  impl_->on_state_change_ = std::move(callback);
+}
+
+}  // namespace mailsan::redis

@@ -1,0 +1,221 @@
+#include "policyd/policy_daemon.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <sstream>
+
+#include "common/daemon/process_setup.hpp"
+#include "common/log/log.hpp"
+#include "common/metrics/http_endpoint.hpp"
+#include "common/redis/client.hpp"
+#include "policyd/greylist/greylist_check.hpp"
+#include "policyd/pipeline/pipeline.hpp"
+#include "policyd/server/policy_server.hpp"
+#include "policyd/whitelist/whitelist_check.hpp"
+
+namespace mailsan::policyd {
+namespace asio = boost::asio;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+void init_logging(const PolicydConfig& c) {
+  log::Level level = log::Level::info;
+  log::parse_level(c.log_level, &level);
+  log::init("mailsan-policyd", c.log == "syslog" ? log::Sink::syslog : log::Sink::standard_error, level);
+}
+
+redis::Options redis_options(const PolicydConfig& c) {
+  redis::Options o;
+  o.address = c.redis;
+  o.password_file = c.redis_password_file;
+  o.database = static_cast<int>(c.redis_database);
+  o.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.redis_timeout);
+  return o;
+}
+
+// Re-reads the config file and overrides as at start-up. On any error the
+// running configuration stays.
+bool reload_config(const std::vector<std::string>& args, PolicydConfig* out) {
+  PolicydConfig fresh;
+  auto table = make_option_table(fresh);
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream sink, errors;
+  try {
+    auto cl = config::parse_command_line(table, static_cast<int>(argv.size()), argv.data(),
+                                         kDefaultConfigPath, sink, errors);
+    if (cl.action != config::Action::run) {
+      log::error("reload_failed").kv("error", errors.str());
+      return false;
+    }
+  } catch (const std::exception& e) {
+    log::error("reload_failed").kv("error", e.what());
+    return false;
+  }
+  *out = std::move(fresh);
+  return true;
+}
+
+}  // namespace
+
+int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
+  PolicydConfig config = initial;
+  init_logging(config);
+  daemon::raise_file_limit();
+  daemon::ignore_sigpipe();
+
+  asio::io_context io(1);
+  auto ex = io.get_executor();
+  metrics::Registry registry;
+  PolicydMetrics metrics(registry);
+
+  std::string error;
+  auto listen = net::parse_endpoint(config.listen, &error);
+  if (!listen) {
+    log::error("startup_failed").kv("option", "listen").kv("error", error);
+    return 2;
+  }
+
+  redis::Client redis(ex, redis_options(config));
+  redis.on_state_change([&](bool up) {
+    metrics.redis_connected.set(up ? 1 : 0);
+    if (up) log::info("redis_connected").kv("address", config.redis);
+    else log::warning("redis_disconnected").kv("address", config.redis);
+  });
+
+  Pipeline pipeline(ex, metrics);
+  pipeline.set_request_timeout(config.request_timeout);
+  auto whitelist_check = std::make_unique<WhitelistCheck>(metrics);
+  auto greylist_check = std::make_unique<GreylistCheck>(redis, metrics);
+  WhitelistCheck* whitelist = whitelist_check.get();
+  GreylistCheck* greylist = greylist_check.get();
+  try {
+    whitelist->set(Whitelist::build(config.whitelist));
+  } catch (const std::exception& e) {
+    log::error("startup_failed").kv("error", e.what());
+    return 2;
+  }
+  greylist->configure(config);
+  pipeline.add(std::move(whitelist_check));
+  pipeline.add(std::move(greylist_check));
+
+  PolicyServer server(ex, pipeline, metrics);
+  server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+  metrics::HttpEndpoint metrics_endpoint(ex, registry);
+  try {
+    server.listen(*listen);
+    if (!config.metrics_listen.empty()) metrics_endpoint.start(config.metrics_listen);
+    daemon::drop_privileges(config.user);
+  } catch (const std::exception& e) {
+    log::error("startup_failed").kv("error", e.what());
+    return 2;
+  }
+
+  // Serving before Redis is connected would fail open needlessly for the
+  // first requests; wait for it a little, then serve whatever its state.
+  redis.start();
+  asio::steady_timer startup_timer(ex);
+  asio::co_spawn(
+      ex,
+      [&]() -> asio::awaitable<void> {
+        auto give_up = std::chrono::steady_clock::now() + config.redis_timeout;
+        while (!redis.connected() && std::chrono::steady_clock::now() < give_up) {
+          startup_timer.expires_after(std::chrono::milliseconds(10));
+          co_await startup_timer.async_wait(use_nothrow);
+        }
+        server.start();
+        log::info("started")
+            .kv("listen", listen->to_string())
+            .kv("redis", config.redis)
+            .kv("redis_connected", redis.connected());
+      },
+      asio::detached);
+
+  bool stopping = false;
+  auto whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
+  auto rebuild_whitelist = [&](const char* why) {
+    try {
+      whitelist->set(Whitelist::build(config.whitelist));
+      log::info("whitelist_reloaded").kv("why", why);
+    } catch (const std::exception& e) {
+      log::error("whitelist_reload_failed").kv("error", e.what());
+    }
+  };
+
+  // Client files reload when they change, without a signal.
+  asio::steady_timer file_timer(ex);
+  asio::co_spawn(
+      ex,
+      [&]() -> asio::awaitable<void> {
+        while (!stopping) {
+          file_timer.expires_after(config.whitelist_reload_interval);
+          auto [ec] = co_await file_timer.async_wait(use_nothrow);
+          if (ec || stopping) break;
+          if (whitelist_files->changed()) rebuild_whitelist("file changed");
+        }
+      },
+      asio::detached);
+
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  asio::steady_timer drain_timer(ex);
+  asio::co_spawn(
+      ex,
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          auto [ec, sig] = co_await signals.async_wait(use_nothrow);
+          if (ec) co_return;
+          if (sig == SIGHUP) {
+            PolicydConfig fresh;
+            if (!reload_config(args, &fresh)) continue;
+            if (fresh.listen != config.listen || fresh.redis != config.redis ||
+                fresh.metrics_listen != config.metrics_listen || fresh.user != config.user)
+              log::warning("reload_partial")
+                  .kv("note", "listen, redis, metrics_listen and user change only with a restart");
+            std::string keep_listen = config.listen, keep_redis = config.redis,
+                        keep_metrics = config.metrics_listen;
+            config = std::move(fresh);
+            config.listen = keep_listen;
+            config.redis = keep_redis;
+            config.metrics_listen = keep_metrics;
+            init_logging(config);
+            pipeline.set_request_timeout(config.request_timeout);
+            server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+            greylist->configure(config);
+            whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
+            rebuild_whitelist("SIGHUP");
+            log::info("reloaded");
+            continue;
+          }
+          break;
+        }
+        // SIGTERM/SIGINT: stop accepting, let requests in flight finish (they
+        // are bounded by request_timeout), then stop everything else.
+        log::info("stopping").kv("in_flight", static_cast<std::uint64_t>(server.requests_in_flight()));
+        stopping = true;
+        server.stop();
+        file_timer.cancel();
+        auto give_up = std::chrono::steady_clock::now() + config.request_timeout + std::chrono::seconds(1);
+        while (server.requests_in_flight() > 0 && std::chrono::steady_clock::now() < give_up) {
+          drain_timer.expires_after(std::chrono::milliseconds(10));
+          co_await drain_timer.async_wait(use_nothrow);
+        }
+        signals.cancel();
+        metrics_endpoint.stop();
+        redis.stop();
+        io.stop();
+      },
+      asio::detached);
+
+  io.run();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace mailsan::policyd

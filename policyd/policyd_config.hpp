@@ -1,0 +1,65 @@
+// mailsan-policyd's configuration and its options table (SPEC §6.1). The
+// table is the single source of --help, the config parser, --dump-config,
+// etc/policyd.conf.example and docs/configuration-policyd.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/option_table.hpp"
+
+namespace mailsan::policyd {
+
+struct WhitelistConfig {
+  bool sasl_authenticated = true;
+  std::vector<std::string> clients;
+  std::vector<std::string> client_files;
+  std::vector<std::string> recipients;
+  std::vector<std::string> ccert_fingerprints;
+};
+
+struct GreylistConfig {
+  bool enable = true;
+  std::chrono::seconds delay{300};
+  std::chrono::seconds retry_window{172800};
+  std::chrono::seconds max_age{3024000};
+  std::int64_t auto_whitelist = 5;
+  std::chrono::seconds auto_whitelist_interval{3600};
+  std::int64_t ipv4_prefix = 24;
+  std::int64_t ipv6_prefix = 64;
+  std::string failure_mode = "fail_open";
+  std::string defer_reply;
+  std::string header;
+};
+
+struct PolicydConfig {
+  std::string listen;
+  std::string redis;
+  std::string redis_prefix;
+  std::string redis_password_file;
+  std::int64_t redis_database = 0;
+  std::chrono::seconds redis_timeout{2};
+  std::string hostname;
+  std::string metrics_listen;
+  std::chrono::seconds request_timeout{8};
+  std::vector<std::string> local_domains;
+  std::string log;
+  std::string log_level;
+  std::string user;
+  std::int64_t max_connections = 4096;
+  std::chrono::seconds whitelist_reload_interval{10};
+  WhitelistConfig whitelist;
+  GreylistConfig greylist;
+};
+
+// Binds every option to a field of `config` and sets the defaults.
+config::OptionTable make_option_table(PolicydConfig& config);
+
+// The configured hostname, or the system's when none is configured.
+std::string effective_hostname(const PolicydConfig& config);
+
+inline constexpr const char* kDefaultConfigPath = "/etc/mailsan/policyd.conf";
+
+}  // namespace mailsan::policyd

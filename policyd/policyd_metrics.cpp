@@ -1,0 +1,49 @@
+#include "policyd/policyd_metrics.hpp"
+
+namespace mailsan::policyd {
+
+PolicydMetrics::PolicydMetrics(metrics::Registry& r)
+    : requests(r.counter("mailsan_policy_requests_total", "policy requests answered")),
+      protocol_errors(r.counter("mailsan_policy_protocol_errors_total",
+                                "malformed or oversized requests (connection closed)")),
+      connections_total(r.counter("mailsan_policy_connections_total", "policy connections accepted")),
+      connections_refused(r.counter("mailsan_policy_connections_refused_total",
+                                    "connections closed at once because max_connections was reached")),
+      connections(r.gauge("mailsan_policy_connections", "policy connections open now")),
+      redis_errors(r.counter("mailsan_backend_errors_total", "failed backend operations",
+                             {{"backend", "redis"}})),
+      redis_connected(r.gauge("mailsan_backend_up", "1 when the backend connection is up",
+                              {{"backend", "redis"}})),
+      request_timeouts(r.counter("mailsan_policy_request_timeouts_total",
+                                 "requests answered DUNNO because request_timeout passed")),
+      registry_(r) {}
+
+metrics::Counter& PolicydMetrics::verdict(std::string_view verdict) {
+  auto it = verdicts_.find(verdict);
+  if (it != verdicts_.end()) return *it->second;
+  auto& c = registry_.counter("mailsan_policy_verdicts_total", "policy replies by verdict",
+                              {{"verdict", std::string(verdict)}});
+  verdicts_.emplace(std::string(verdict), &c);
+  return c;
+}
+
+metrics::Histogram& PolicydMetrics::check_latency(std::string_view check) {
+  auto it = latencies_.find(check);
+  if (it != latencies_.end()) return *it->second;
+  auto& h = registry_.histogram("mailsan_policy_check_seconds", "time spent in each check",
+                                {{"check", std::string(check)}});
+  latencies_.emplace(std::string(check), &h);
+  return h;
+}
+
+metrics::Counter& PolicydMetrics::check_outcome(std::string_view check, std::string_view outcome) {
+  std::string key = std::string(check) + '\0' + std::string(outcome);
+  auto it = outcomes_.find(key);
+  if (it != outcomes_.end()) return *it->second;
+  auto& c = registry_.counter("mailsan_policy_check_outcomes_total", "outcomes of each check",
+                              {{"check", std::string(check)}, {"outcome", std::string(outcome)}});
+  outcomes_.emplace(std::move(key), &c);
+  return c;
+}
+
+}  // namespace mailsan::policyd

@@ -1,0 +1,40 @@
+// The counters and histograms mailsan-policyd exports (SPEC §6): every
+// outcome of a check has its own counter, as does every backend failure.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/metrics/registry.hpp"
+
+namespace mailsan::policyd {
+
+class PolicydMetrics {
+ public:
+  explicit PolicydMetrics(metrics::Registry& registry);
+
+  metrics::Counter& requests;
+  metrics::Counter& protocol_errors;
+  metrics::Counter& connections_total;
+  metrics::Counter& connections_refused;
+  metrics::Gauge& connections;
+  metrics::Counter& redis_errors;
+  metrics::Gauge& redis_connected;
+  metrics::Counter& request_timeouts;
+
+  // mailsan_policy_verdicts_total{verdict="..."}; created on first use.
+  metrics::Counter& verdict(std::string_view verdict);
+  // mailsan_policy_check_seconds{check="..."}
+  metrics::Histogram& check_latency(std::string_view check);
+  // mailsan_policy_check_outcomes_total{check="...",outcome="..."}
+  metrics::Counter& check_outcome(std::string_view check, std::string_view outcome);
+
+ private:
+  metrics::Registry& registry_;
+  std::map<std::string, metrics::Counter*, std::less<>> verdicts_;
+  std::map<std::string, metrics::Histogram*, std::less<>> latencies_;
+  std::map<std::string, metrics::Counter*, std::less<>> outcomes_;
+};
+
+}  // namespace mailsan::policyd

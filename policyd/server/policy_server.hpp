@@ -1,0 +1,43 @@
+// The policy server: accepts Postfix's policy connections on inet: and unix:
+// sockets and runs one coroutine per connection that only moves bytes between
+// the socket, the codec and the pipeline.
+//
+// SECURITY: talks to any client that can reach the listening socket. Requests
+// are bounded by the codec; connections by max_connections; a bad request
+// closes its connection only.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+
+#include "common/net/endpoint_address.hpp"
+#include "policyd/pipeline/pipeline.hpp"
+#include "policyd/policyd_metrics.hpp"
+#include "policyd/protocol/policy_codec.hpp"
+
+namespace mailsan::policyd {
+
+class PolicyServer {
+ public:
+  PolicyServer(boost::asio::any_io_executor ex, Pipeline& pipeline, PolicydMetrics& metrics);
+  ~PolicyServer();
+
+  // Binds; throws std::runtime_error naming the address on failure. A stale
+  // unix socket file is replaced.
+  void listen(const net::EndpointAddress& address);
+  void start();
+  void set_max_connections(std::size_t n);
+  // Stops accepting and closes idle connections; connections with a request
+  // in flight close after answering it.
+  void stop();
+  std::size_t connections() const;
+  std::size_t requests_in_flight() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mailsan::policyd

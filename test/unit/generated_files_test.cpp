@@ -1,0 +1,57 @@
+#include <catch2/catch.hpp>
+
+#include "common/config/option_table.hpp"
+#include "policyd/policyd_config.hpp"
+#include "test/support/process.hpp"
+
+using namespace mailsan;
+
+TEST_CASE("every policyd option has a one-line doc", "[config]") {
+  policyd::PolicydConfig c;
+  auto table = policyd::make_option_table(c);
+  REQUIRE(table.options().size() > 20);
+  for (const auto& o : table.options()) {
+    INFO(o.name);
+    CHECK_FALSE(o.doc.empty());
+    CHECK(o.doc.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("the policyd defaults are the ones SPEC.md promises", "[config]") {
+  policyd::PolicydConfig c;
+  auto table = policyd::make_option_table(c);
+  CHECK(c.listen == "inet:127.0.0.1:10040");
+  CHECK(c.redis == "tcp:127.0.0.1:6379");
+  CHECK(c.redis_prefix == "mailsan:");
+  CHECK(c.request_timeout.count() == 8);
+  CHECK(c.greylist.delay.count() == 300);
+  CHECK(c.greylist.retry_window.count() == 2 * 86400);
+  CHECK(c.greylist.max_age.count() == 35 * 86400);
+  CHECK(c.greylist.auto_whitelist == 5);
+  CHECK(c.greylist.ipv4_prefix == 24);
+  CHECK(c.greylist.ipv6_prefix == 64);
+  CHECK(c.greylist.failure_mode == "fail_open");
+  CHECK(c.whitelist.recipients == std::vector<std::string>{"postmaster@", "abuse@"});
+}
+
+TEST_CASE("etc/policyd.conf.example is what the options table generates", "[config]") {
+  policyd::PolicydConfig c;
+  auto table = policyd::make_option_table(c);
+  auto committed = test::read_file(std::string(MAILSAN_SOURCE_DIR) + "/etc/policyd.conf.example");
+  INFO("regenerate with scripts/gen-docs");
+  CHECK(committed == config::example_file(table));
+}
+
+TEST_CASE("docs/configuration.md is what the options tables generate", "[config]") {
+  auto committed = test::read_file(std::string(MAILSAN_SOURCE_DIR) + "/docs/configuration.md");
+  policyd::PolicydConfig c;
+  auto table = policyd::make_option_table(c);
+  INFO("regenerate with scripts/gen-docs");
+  CHECK(committed.find(config::markdown_reference(table)) != std::string::npos);
+}
+
+TEST_CASE("the example file loads as a valid configuration", "[config]") {
+  policyd::PolicydConfig c;
+  auto table = policyd::make_option_table(c);
+  CHECK_NOTHROW(config::load_file(table, std::string(MAILSAN_SOURCE_DIR) + "/etc/policyd.conf.example"));
+}
