@@ -58,6 +58,7 @@ struct Options {
   double timeout_s = 10;  // Postfix's default policy timeout in the shipped wiring
   std::uint64_t seed = 1;
   bool json = false;
+  std::vector<int> watch_pids;  // the server (and its backends) whose CPU use is reported
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -80,7 +81,10 @@ void print_help() {
       "  --warmup SECONDS     run this long first without measuring (default 0)\n"
       "  --triplets N         distinct client/sender/recipient triplets (default 10000)\n"
       "  --seed N             pool generator seed (default 1)\n"
-      "  --timeout SECONDS    a reply slower than this is an error (default 10)\n"
+      "  --watch-pid PID      report this process's CPU use in the measured window\n"
+      "                       (repeatable; the rest of the machine's is reported too)\n"
+      "  --timeout SECONDS    a reply slower than this is an error, and a run\n"
+      "                       with no reply for this long ends (default 10)\n"
       "  --json               print one JSON object instead of text\n");
 }
 
@@ -137,6 +141,8 @@ Options parse_options(int argc, char** argv) {
       o.timeout_s = parse_number(arg, next(), 0.001, 1e6);
     } else if (arg == "--seed") {
       o.seed = parse_count(arg, next(), 0, UINT64_MAX);
+    } else if (arg == "--watch-pid") {
+      o.watch_pids.push_back(static_cast<int>(parse_count(arg, next(), 1, 1 << 22)));
     } else if (arg == "--json") {
       o.json = true;
     } else {
@@ -206,6 +212,53 @@ double cpu_seconds() {
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU time from /proc in clock ticks. A benchmark on a shared machine is
+// only as good as its knowledge of who else was using the cores, so the
+// window's CPU use is split into this process, the watched ones, and the rest.
+struct CpuSnapshot {
+  double self_s = 0;
+  std::uint64_t machine_busy = 0;  // ticks, all cores
+  std::vector<std::uint64_t> watched;  // ticks, per watched process
+};
+
+std::uint64_t process_ticks(int pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  char buf[1024];
+  std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // The command name may hold spaces and parentheses; fields resume after the last ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return 0;
+  unsigned long long utime = 0, stime = 0;
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    return 0;
+  return utime + stime;
+}
+
+std::uint64_t machine_busy_ticks() {
+  FILE* f = std::fopen("/proc/stat", "r");
+  if (!f) return 0;
+  unsigned long long v[8] = {};
+  int got = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                        &v[4], &v[5], &v[6], &v[7]);
+  std::fclose(f);
+  if (got != 8) return 0;
+  // user nice system idle iowait irq softirq steal: all but idle and iowait
+  return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+}
+
+CpuSnapshot cpu_snapshot(const std::vector<int>& watch_pids) {
+  CpuSnapshot snap;
+  snap.self_s = cpu_seconds();
+  snap.machine_busy = machine_busy_ticks();
+  for (int pid : watch_pids) snap.watched.push_back(process_ticks(pid));
+  return snap;
 }
 
 // ---------------------------------------------------------------- triplets
@@ -429,13 +482,19 @@ struct Connection {
   std::size_t in_used = 0;
   Nanos sent_at = 0;
   Nanos retry_at = 0;
-  bool counted = false;  // request was issued inside the measured window
+  bool counted = false;  // request was issued inside the measured window (--requests)
+  bool ramping = false;  // opened at start-up and not yet answered
 };
 
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kMaxReply = 64 * 1024;  // the protocol's own request bound, mirrored
 constexpr Nanos kReconnectDelay = 100'000'000;
 constexpr Nanos kDrainLimit = 2'000'000'000;
+// Connections are opened a few at a time, each batch once the previous one
+// is answered: grossd listens with a backlog of 5, and 64 simultaneous
+// connects overflow it into SYN retransmissions that stall connections for
+// seconds, which would be measured as the server's latency.
+constexpr int kRampBurst = 4;
 
 class LoadRun {
  public:
@@ -452,6 +511,8 @@ class LoadRun {
  private:
   enum class Phase { warmup, measure, drain };
 
+  void ramp(Nanos now);
+  void end_ramp(Connection& c);
   void open(std::size_t id, Nanos now);
   void fail(std::size_t id, Nanos now, std::uint64_t ErrorCounts::*kind);
   void send_next(std::size_t id, Nanos now);
@@ -462,6 +523,7 @@ class LoadRun {
   void stop_measuring(Nanos now);
   void finish_if_done(Nanos now);
   bool may_issue() const;
+  bool counts_in_window(const Connection& c) const;
   bool all_quiet() const;
   void watch(int fd, std::uint32_t events, std::size_t id, int op);
   void report() const;
@@ -473,16 +535,20 @@ class LoadRun {
   std::uint64_t next_triplet_ = 0;
   std::uint64_t sequence_ = 0;
   int epoll_ = -1;
+  std::size_t next_to_open_ = 0;
+  int ramping_ = 0;
 
   Phase phase_ = Phase::warmup;
   Nanos measure_start_ = 0;
   Nanos measure_end_ = 0;
-  double cpu_start_ = 0;
-  double cpu_end_ = 0;
+  CpuSnapshot cpu_start_;
+  CpuSnapshot cpu_end_;
   std::uint64_t issued_ = 0;     // in the measured window
   std::uint64_t completed_ = 0;  // replies to requests issued in the window
   std::uint64_t failed_ = 0;     // requests issued in the window that got no reply
   std::uint64_t reconnects_ = 0;
+  Nanos last_reply_ = 0;
+  bool stalled_ = false;  // ended early: no valid reply for --timeout
   LatencyHistogram latency_;
   ActionCounts actions_;
   ErrorCounts errors_;
@@ -496,6 +562,21 @@ void LoadRun::watch(int fd, std::uint32_t events, std::size_t id, int op) {
     std::perror("policy_load: epoll_ctl");
     std::exit(1);
   }
+}
+
+void LoadRun::ramp(Nanos now) {
+  while (next_to_open_ < connections_.size() && ramping_ < kRampBurst) {
+    std::size_t id = next_to_open_++;
+    connections_[id].ramping = true;
+    ++ramping_;
+    open(id, now);
+  }
+}
+
+void LoadRun::end_ramp(Connection& c) {
+  if (!c.ramping) return;
+  c.ramping = false;
+  --ramping_;
 }
 
 void LoadRun::open(std::size_t id, Nanos now) {
@@ -528,8 +609,12 @@ void LoadRun::open(std::size_t id, Nanos now) {
 // connection comes back after a short pause, as smtpd would reconnect.
 void LoadRun::fail(std::size_t id, Nanos now, std::uint64_t ErrorCounts::*kind) {
   Connection& c = connections_[id];
-  if (phase_ != Phase::warmup && (c.counted || kind == &ErrorCounts::connect)) ++(errors_.*kind);
+  bool in_window = kind == &ErrorCounts::connect ? phase_ == Phase::measure : counts_in_window(c);
+  // Closing a connection with nothing outstanding is the server's right.
+  bool is_error = c.state == ConnState::waiting_reply || kind != &ErrorCounts::closed;
+  if (in_window && is_error) ++(errors_.*kind);
   if (c.counted) ++failed_;
+  end_ramp(c);
   if (c.fd >= 0) close(c.fd);  // also removes it from the epoll set
   c.fd = -1;
   c.counted = false;
@@ -549,7 +634,15 @@ void LoadRun::finish_if_done(Nanos now) {
 void LoadRun::stop_measuring(Nanos now) {
   phase_ = Phase::drain;
   measure_end_ = now;
-  cpu_end_ = cpu_seconds();
+  cpu_end_ = cpu_snapshot(options_.watch_pids);
+}
+
+// With --duration, the window holds whatever ends inside it, so in steady
+// state requests straddling either edge balance out. With --requests it
+// holds exactly the requests issued after the warmup.
+bool LoadRun::counts_in_window(const Connection& c) const {
+  if (options_.requests > 0) return c.counted;
+  return phase_ == Phase::measure;
 }
 
 bool LoadRun::may_issue() const {
@@ -648,11 +741,12 @@ void LoadRun::on_reply(std::size_t id, std::string_view reply, Nanos now) {
     }
     pos = eol + 1;
   }
-  if (!found) {
+  if (!found || action.empty()) {
     fail(id, now, &ErrorCounts::protocol);
     return;
   }
-  if (c.counted) {
+  last_reply_ = now;
+  if (counts_in_window(c)) {
     ++completed_;
     latency_.record(now - c.sent_at);
     actions_.add(action);
@@ -662,12 +756,16 @@ void LoadRun::on_reply(std::size_t id, std::string_view reply, Nanos now) {
   c.state = ConnState::idle;
   finish_if_done(now);
   if (may_issue()) send_next(id, now);
+  if (connections_[id].ramping) {
+    end_ramp(connections_[id]);
+    ramp(now);
+  }
 }
 
 void LoadRun::start_measuring(Nanos now) {
   phase_ = Phase::measure;
   measure_start_ = now;
-  cpu_start_ = cpu_seconds();
+  cpu_start_ = cpu_snapshot(options_.watch_pids);
   issued_ = completed_ = failed_ = reconnects_ = 0;
   latency_.clear();
   actions_.clear();
@@ -688,11 +786,12 @@ int LoadRun::run() {
   Nanos begin = now_ns();
   Nanos warmup_end = begin + seconds_to_ns(options_.warmup_s);
   if (options_.warmup_s == 0) start_measuring(begin);
-  for (std::size_t id = 0; id < connections_.size(); ++id) open(id, begin);
+  ramp(begin);
 
   std::vector<epoll_event> events(std::max<std::size_t>(connections_.size(), 16));
   Nanos drain_deadline = 0;
   Nanos next_housekeeping = begin;
+  last_reply_ = begin;
   const Nanos timeout = seconds_to_ns(options_.timeout_s);
   for (;;) {
     int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 10);
@@ -739,9 +838,18 @@ int LoadRun::run() {
       if (all_quiet() || now >= drain_deadline) break;
     }
 
+    // A server that answers nothing at all would otherwise keep a
+    // --requests run going forever.
+    if (phase_ != Phase::drain && now - last_reply_ > timeout + kReconnectDelay) {
+      stalled_ = true;
+      if (phase_ == Phase::warmup) start_measuring(now);
+      stop_measuring(now);
+    }
+
     // Timeouts and reconnects are rare: look at them ten times a second.
     if (now >= next_housekeeping) {
       next_housekeeping = now + 100'000'000;
+      if (phase_ != Phase::drain) ramp(now);
       for (std::size_t id = 0; id < connections_.size(); ++id) {
         Connection& c = connections_[id];
         if (c.state == ConnState::waiting_reply && now - c.sent_at > timeout)
@@ -760,10 +868,33 @@ int LoadRun::run() {
   return completed_ > 0 ? 0 : 1;
 }
 
+// Text from the command line or the server, made safe inside a JSON string
+// without an escaping library: anything needing an escape becomes '?'.
+std::string json_safe(std::string_view text) {
+  std::string out;
+  for (char ch : text) out.push_back((ch >= 0x20 && ch != '"' && ch != '\\' && ch < 0x7f) ? ch : '?');
+  return out;
+}
+
 void LoadRun::report() const {
   double elapsed = static_cast<double>(measure_end_ - measure_start_) / 1e9;
   double rate = elapsed > 0 ? static_cast<double>(completed_) / elapsed : 0;
-  double cpu_percent = elapsed > 0 ? 100.0 * (cpu_end_ - cpu_start_) / elapsed : 0;
+  // All CPU figures are in percent of one core.
+  auto percent = [elapsed](double seconds) { return elapsed > 0 ? 100.0 * seconds / elapsed : 0; };
+  const auto tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double cpu_percent = percent(cpu_end_.self_s - cpu_start_.self_s);
+  std::vector<double> watched;
+  double watched_percent = 0;
+  for (std::size_t i = 0; i < options_.watch_pids.size(); ++i) {
+    std::uint64_t ticks = i < cpu_end_.watched.size() && i < cpu_start_.watched.size()
+                              ? cpu_end_.watched[i] - cpu_start_.watched[i]
+                              : 0;
+    watched.push_back(percent(static_cast<double>(ticks) / tick));
+    watched_percent += watched.back();
+  }
+  double machine_percent =
+      percent(static_cast<double>(cpu_end_.machine_busy - cpu_start_.machine_busy) / tick);
+  double other_percent = std::max(0.0, machine_percent - cpu_percent - watched_percent);
   auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
   double p50 = us(latency_.percentile(0.50));
   double p90 = us(latency_.percentile(0.90));
@@ -775,8 +906,9 @@ void LoadRun::report() const {
                 "\"warmup_s\":%.3f,\"elapsed_s\":%.3f,\"requests\":%llu,\"requests_per_s\":%.1f,"
                 "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
                 "\"errors\":{\"total\":%llu,\"connect\":%llu,\"closed\":%llu,\"timeout\":%llu,"
-                "\"protocol\":%llu},\"reconnects\":%llu,\"client_cpu_percent\":%.1f,\"actions\":{",
-                options_.connect.c_str(), options_.connections, options_.triplets,
+                "\"protocol\":%llu},\"reconnects\":%llu,\"stalled\":%s,\"client_cpu_percent\":%.1f,"
+                "\"watched_cpu_percent\":%.1f,\"machine_cpu_percent\":%.1f,\"other_cpu_percent\":%.1f,",
+                json_safe(options_.connect).c_str(), options_.connections, options_.triplets,
                 static_cast<unsigned long long>(options_.seed), options_.warmup_s, elapsed,
                 static_cast<unsigned long long>(completed_), rate, p50, p90, p99, max,
                 static_cast<unsigned long long>(errors_.total()),
@@ -784,15 +916,15 @@ void LoadRun::report() const {
                 static_cast<unsigned long long>(errors_.closed),
                 static_cast<unsigned long long>(errors_.timeout),
                 static_cast<unsigned long long>(errors_.protocol),
-                static_cast<unsigned long long>(reconnects_), cpu_percent);
+                static_cast<unsigned long long>(reconnects_), stalled_ ? "true" : "false",
+                cpu_percent, watched_percent, machine_percent, other_percent);
+    std::printf("\"watched\":{");
+    for (std::size_t i = 0; i < watched.size(); ++i)
+      std::printf("%s\"%d\":%.1f", i ? "," : "", options_.watch_pids[i], watched[i]);
+    std::printf("},\"actions\":{");
     bool first = true;
     for (auto& [name, count] : actions) {
-      // Action words are the server's text: keep only characters that need
-      // no JSON escaping.
-      std::string safe;
-      for (char ch : name)
-        safe.push_back((ch >= 0x20 && ch != '"' && ch != '\\' && ch < 0x7f) ? ch : '?');
-      std::printf("%s\"%s\":%llu", first ? "" : ",", safe.c_str(),
+      std::printf("%s\"%s\":%llu", first ? "" : ",", json_safe(name).c_str(),
                   static_cast<unsigned long long>(count));
       first = false;
     }
@@ -801,7 +933,8 @@ void LoadRun::report() const {
   }
   std::printf("server       %s, %d connections, %zu triplets (seed %llu)\n", options_.connect.c_str(),
               options_.connections, options_.triplets, static_cast<unsigned long long>(options_.seed));
-  std::printf("measured     %.2f s after %.2f s warmup\n", elapsed, options_.warmup_s);
+  std::printf("measured     %.2f s after %.2f s warmup%s\n", elapsed, options_.warmup_s,
+              stalled_ ? " (ended early: no valid reply within --timeout)" : "");
   std::printf("requests     %llu  (%.0f req/s)\n", static_cast<unsigned long long>(completed_), rate);
   std::printf("latency us   p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", p50, p90, p99, max);
   std::printf("errors       %llu  (connect %llu, closed %llu, timeout %llu, protocol %llu)\n",
@@ -813,7 +946,11 @@ void LoadRun::report() const {
   std::printf("actions     ");
   for (auto& [name, count] : actions)
     std::printf(" %s %llu", name.c_str(), static_cast<unsigned long long>(count));
-  std::printf("\nclient cpu   %.0f%% of one core\n", cpu_percent);
+  std::printf("\ncpu          this client %.0f%%", cpu_percent);
+  for (std::size_t i = 0; i < watched.size(); ++i)
+    std::printf(", pid %d %.0f%%", options_.watch_pids[i], watched[i]);
+  std::printf(", everything else %.0f%% (of one core; machine %.0f%% of %ld cores)\n", other_percent,
+              machine_percent, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 }  // namespace

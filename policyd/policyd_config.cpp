@@ -2,6 +2,12 @@
 
 #include <unistd.h>
 
+#include <stdexcept>
+
+#include "common/config/values.hpp"
+#include "common/net/endpoint_address.hpp"
+#include "policyd/whitelist/whitelist.hpp"
+
 namespace mailsan::policyd {
 namespace {
 
@@ -9,6 +15,32 @@ std::string this_host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
   return buf;
+}
+
+// Row checks, so that --check-config and start-up report a bad value with
+// the file and line like any other.
+void check_endpoint(const std::string& value) {
+  std::string error;
+  if (!net::parse_endpoint(value, &error)) throw std::invalid_argument(error);
+}
+
+void check_client_entries(const std::string& value) {
+  ClientList list;
+  std::string error;
+  for (const auto& entry : config::split_list(value))
+    if (!list.add(entry, &error)) throw std::invalid_argument(error);
+}
+
+void check_recipient_entries(const std::string& value) {
+  RecipientList list;
+  std::string error;
+  for (const auto& entry : config::split_list(value))
+    if (!list.add(entry, &error)) throw std::invalid_argument(error);
+}
+
+void check_readable_files(const std::string& value) {
+  for (const auto& path : config::split_list(value))
+    if (::access(path.c_str(), R_OK) != 0) throw std::invalid_argument("cannot read " + path);
 }
 
 }  // namespace
@@ -22,9 +54,11 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   constexpr std::int64_t kDay = 86400;
   config::OptionTable t("policyd");
   t.add_string("listen", &c.listen, "inet:127.0.0.1:10040",
-               "where Postfix's check_policy_service connects: inet:HOST:PORT or unix:/path");
+               "where Postfix's check_policy_service connects: inet:HOST:PORT or unix:/path")
+      .with_check(check_endpoint);
   t.add_string("redis", &c.redis, "tcp:127.0.0.1:6379",
-               "the Redis shared by every MX: tcp:HOST:PORT or unix:/path");
+               "the Redis shared by every MX: tcp:HOST:PORT or unix:/path")
+      .with_check(check_endpoint);
   t.add_string("redis_prefix", &c.redis_prefix, "mailsan:", "prefix of every Redis key");
   t.add_string("redis_password_file", &c.redis_password_file, "",
                "file whose first line is the Redis AUTH password (empty: no AUTH)");
@@ -53,11 +87,14 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_bool("whitelist.sasl_authenticated", &c.whitelist.sasl_authenticated, true,
              "SASL-authenticated clients skip every check");
   t.add_list("whitelist.clients", &c.whitelist.clients, "",
-             "clients that skip every check: CIDR, .domain.suffix, host.name or /regex/");
+             "clients that skip every check: CIDR, .domain.suffix, host.name or /regex/")
+      .with_check(check_client_entries);
   t.add_list("whitelist.client_files", &c.whitelist.client_files, "",
-             "files with more client entries, one a line; reloaded when they change");
+             "files with more client entries, one a line; reloaded when they change")
+      .with_check(check_readable_files);
   t.add_list("whitelist.recipients", &c.whitelist.recipients, "postmaster@, abuse@",
-             "recipients that skip greylisting but are still validated: user@, @domain or user@domain");
+             "recipients that skip greylisting but are still validated: user@, @domain or user@domain")
+      .with_check(check_recipient_entries);
   t.add_list("whitelist.ccert_fingerprints", &c.whitelist.ccert_fingerprints, "",
              "TLS client-certificate fingerprints that skip every check");
 

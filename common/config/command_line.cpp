@@ -30,13 +30,13 @@ CommandLine parse_command_line(const OptionTable& table, int argc, const char* c
   };
 
   po::options_description general;
-  general.add_options()                             //
-      ("help,h", "")                                //
-      ("version", "")                               //
+  general.add_options()                           //
+      ("help,h", "")                              //
+      ("version", "")                             //
       ("config,c", po::value<std::string>(), "")  //
-      ("dump-config", "")                           //
-      ("check-config", "")                          //
-      ("example-config", "")                        //
+      ("dump-config", "")                         //
+      ("check-config", "")                        //
+      ("example-config", "")                      //
       ("markdown-reference", "");
   po::options_description all;
   all.add(general);

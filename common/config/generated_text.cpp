@@ -22,7 +22,8 @@ std::vector<Section> sections_of(const OptionTable& table) {
   for (const auto& row : table.options()) {
     auto dot = row.name.find('.');
     std::string section = dot == std::string::npos ? std::string() : row.name.substr(0, dot);
-    auto it = std::find_if(out.begin(), out.end(), [&](const Section& s) { return s.name == section; });
+    auto it =
+        std::find_if(out.begin(), out.end(), [&](const Section& s) { return s.name == section; });
     if (it == out.end()) it = out.insert(out.end(), Section{section, {}});
     it->rows.push_back(&row);
   }
@@ -139,7 +140,8 @@ std::string help_text(const OptionTable& table, const std::string& program,
       << "Durations are seconds or take a suffix s, m, h, d, w; sizes are bytes or take\n"
       << "a suffix k, m, g; lists are separated by commas or spaces.\n";
   for (const auto& section : sections_of(table)) {
-    out << "\n" << (section.name.empty() ? std::string("Top of the file") : "[" + section.name + "]")
+    out << "\n"
+        << (section.name.empty() ? std::string("Top of the file") : "[" + section.name + "]")
         << ":\n";
     for (const Option* row : section.rows) {
       out << "  --" << row->name << "=" << placeholder(*row) << "\n"
@@ -165,8 +167,7 @@ std::string example_file(const OptionTable& table) {
   const std::string file = table.config_file_name();
   std::ostringstream out;
   out << "# " << file << " example, generated from the options table of " << program << ".\n"
-      << "# Regenerate it with: " << program << " --example-config > etc/" << file
-      << ".example\n"
+      << "# Regenerate it with: " << program << " --example-config > etc/" << file << ".example\n"
       << "#\n"
       << "# \"key = value\" lines; \"[section]\" starts a section; '#' starts a comment\n"
       << "# only at the beginning of a line. Durations are seconds or a number with a\n"
@@ -207,8 +208,8 @@ std::string markdown_reference(const OptionTable& table) {
                             : "`" + row->default_value + "`" +
                                   default_text(*row).substr(row->default_value.size());
       out << "| `" << markdown_cell(key_of(*row)) << "` | " << type_name(*row) << " | "
-          << markdown_cell(def) << " | " << markdown_cell(range) << " | "
-          << markdown_cell(row->doc) << " |\n";
+          << markdown_cell(def) << " | " << markdown_cell(range) << " | " << markdown_cell(row->doc)
+          << " |\n";
     }
   }
   return out.str();

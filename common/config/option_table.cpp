@@ -68,8 +68,8 @@ void check_bounds(Kind kind, std::int64_t min, std::int64_t max, std::int64_t va
                                 ")");
 }
 
-Option make_row(std::string name, Kind kind, std::string def, std::string doc,
-                std::int64_t min = 0, std::int64_t max = 0) {
+Option make_row(std::string name, Kind kind, std::string def, std::string doc, std::int64_t min = 0,
+                std::int64_t max = 0) {
   Option row;
   row.name = std::move(name);
   row.kind = kind;
@@ -99,7 +99,9 @@ void apply_value(const Option& row, std::string_view raw, bool append) {
   row.assign(value);
 }
 
-std::string at(const std::string& path, int line) { return path + ":" + std::to_string(line) + ": "; }
+std::string at(const std::string& path, int line) {
+  return path + ":" + std::to_string(line) + ": ";
+}
 
 }  // namespace
 
@@ -252,7 +254,8 @@ void load_file(const OptionTable& table, const std::string& path) {
     if (text.empty() || text.front() == '#') continue;
 
     if (text.front() == '[') {
-      if (text.back() != ']') throw ConfigError(at(path, number) + "expected ']' after section name");
+      if (text.back() != ']')
+        throw ConfigError(at(path, number) + "expected ']' after section name");
       std::string name(trim(text.substr(1, text.size() - 2)));
       if (name.empty()) throw ConfigError(at(path, number) + "empty section name");
       bool known = std::any_of(table.options().begin(), table.options().end(),

@@ -28,13 +28,14 @@ enum class Kind {
 };
 
 struct Option {
-  std::string name;           // "delay" or "greylist.delay"
+  std::string name;  // "delay" or "greylist.delay"
   Kind kind;
   std::string default_value;  // as it would be written in the file
   std::int64_t min = 0;       // integer, duration (seconds), size (bytes)
   std::int64_t max = 0;
-  std::string doc;            // one line; a test fails when empty
-  std::vector<std::string> choices;  // add_choice only: the accepted values
+  std::string doc;  // one line; a test fails when empty
+  // add_choice only: the accepted values (kind is string).
+  std::vector<std::string> choices;
   // Stores a parsed value into the bound field; throws std::invalid_argument
   // with a message that names the problem (not the option: the caller adds it).
   std::function<void(const std::string&)> assign;
@@ -48,11 +49,12 @@ class OptionTable {
 
   // Each adder binds a row to a field and immediately assigns the default.
   OptionTable& add_string(std::string name, std::string* target, std::string def, std::string doc);
-  OptionTable& add_integer(std::string name, std::int64_t* target, std::int64_t def, std::int64_t min,
-                           std::int64_t max, std::string doc);
+  OptionTable& add_integer(std::string name, std::int64_t* target, std::int64_t def,
+                           std::int64_t min, std::int64_t max, std::string doc);
   OptionTable& add_bool(std::string name, bool* target, bool def, std::string doc);
-  OptionTable& add_duration(std::string name, std::chrono::seconds* target, std::chrono::seconds def,
-                            std::chrono::seconds min, std::chrono::seconds max, std::string doc);
+  OptionTable& add_duration(std::string name, std::chrono::seconds* target,
+                            std::chrono::seconds def, std::chrono::seconds min,
+                            std::chrono::seconds max, std::string doc);
   OptionTable& add_size(std::string name, std::int64_t* target, std::int64_t def, std::int64_t min,
                         std::int64_t max, std::string doc);
   OptionTable& add_list(std::string name, std::vector<std::string>* target, std::string def,
@@ -101,7 +103,8 @@ void load_file(const OptionTable& table, const std::string& path);
 // Applies command-line overrides "--key=value" / "--section.key=value".
 // A list given here replaces the file's value (several pairs for one list
 // are joined). Throws ConfigError ("command line: ...").
-void apply_overrides(const OptionTable& table, const std::vector<std::pair<std::string, std::string>>& kv);
+void apply_overrides(const OptionTable& table,
+                     const std::vector<std::pair<std::string, std::string>>& kv);
 // Stores every row's default again; a reload does this before load_file()
 // so that a line deleted from the file falls back to its default.
 void reset_to_defaults(const OptionTable& table);

@@ -7,7 +7,9 @@
 namespace mailsan::config {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -16,7 +18,9 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+std::string quoted(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
 
 // Digits only (no sign): durations and sizes are never negative, and a '-'
 // there is far more likely a typo than an intent.
@@ -25,7 +29,8 @@ bool parse_unsigned_digits(std::string_view digits, std::int64_t* out) {
   for (char c : digits)
     if (c < '0' || c > '9') return false;
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *out);
-  if (ec == std::errc::result_out_of_range) throw std::invalid_argument(quoted(digits) + " is too large");
+  if (ec == std::errc::result_out_of_range)
+    throw std::invalid_argument(quoted(digits) + " is too large");
   return ec == std::errc{} && ptr == digits.data() + digits.size();
 }
 
@@ -61,9 +66,9 @@ std::int64_t parse_integer(std::string_view text) {
   // from_chars rejects a leading '+', so parse the magnitude with the sign in front.
   std::string normalized(text.front() == '+' ? text.substr(1) : text);
   std::int64_t value = 0;
-  auto [ptr, ec] =
-      std::from_chars(normalized.data(), normalized.data() + normalized.size(), value);
-  if (ec == std::errc::result_out_of_range) throw std::invalid_argument(quoted(text) + " is too large");
+  auto [ptr, ec] = std::from_chars(normalized.data(), normalized.data() + normalized.size(), value);
+  if (ec == std::errc::result_out_of_range)
+    throw std::invalid_argument(quoted(text) + " is too large");
   if (ec != std::errc{} || ptr != normalized.data() + normalized.size())
     throw std::invalid_argument(quoted(text) + " is not an integer");
   return value;

@@ -6,6 +6,9 @@
 // control sequences into an operator's terminal.
 #include "common/log/log.hpp"
 
+#include <syslog.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -14,8 +17,6 @@
 #include <ctime>
 #include <list>
 #include <mutex>
-#include <syslog.h>
-#include <unistd.h>
 
 namespace mailsan::log {
 namespace {
@@ -134,7 +135,9 @@ bool parse_level(std::string_view text, Level* out) {
   return false;
 }
 
-Level min_level() { return g_min_level.load(std::memory_order_relaxed); }
+Level min_level() {
+  return g_min_level.load(std::memory_order_relaxed);
+}
 
 std::string format_value(std::string_view value) {
   if (!needs_quotes(value)) return std::string(value);
@@ -204,9 +207,13 @@ Line& Line::kv(std::string_view key, std::string_view value) {
   return *this;
 }
 
-Line& Line::kv(std::string_view key, std::int64_t value) { return kv(key, std::to_string(value)); }
+Line& Line::kv(std::string_view key, std::int64_t value) {
+  return kv(key, std::to_string(value));
+}
 
-Line& Line::kv(std::string_view key, std::uint64_t value) { return kv(key, std::to_string(value)); }
+Line& Line::kv(std::string_view key, std::uint64_t value) {
+  return kv(key, std::to_string(value));
+}
 
 Line& Line::kv(std::string_view key, double value) {
   if (!std::isfinite(value)) return kv(key, std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf");
@@ -215,6 +222,8 @@ Line& Line::kv(std::string_view key, double value) {
   return kv(key, std::string_view(buf));
 }
 
-Line& Line::kv(std::string_view key, bool value) { return kv(key, value ? "yes" : "no"); }
+Line& Line::kv(std::string_view key, bool value) {
+  return kv(key, value ? "yes" : "no");
+}
 
 }  // namespace mailsan::log

@@ -5,7 +5,8 @@
 //
 // The line is written when the temporary Line goes out of scope, as
 //
-//   2024-05-01T12:00:00.123Z mailsan-policyd[4242] info decision client=192.0.2.1 verdict=defer ms=1.200
+//   2024-05-01T12:00:00.123Z mailsan-policyd[4242] info decision client=192.0.2.1 verdict=defer
+//   ms=1.200
 //
 // on stderr (UTC timestamp, ident[pid], level), or "info decision ..." through
 // syslog(3) with LOG_MAIL and LOG_PID, which adds its own time and ident.
@@ -38,7 +39,9 @@ class Line {
   // escaped, so one logged line is always one parseable line.
   Line& kv(std::string_view key, std::string_view value);
   Line& kv(std::string_view key, const char* value) { return kv(key, std::string_view(value)); }
-  Line& kv(std::string_view key, const std::string& value) { return kv(key, std::string_view(value)); }
+  Line& kv(std::string_view key, const std::string& value) {
+    return kv(key, std::string_view(value));
+  }
   Line& kv(std::string_view key, std::int64_t value);
   Line& kv(std::string_view key, int value) { return kv(key, static_cast<std::int64_t>(value)); }
   Line& kv(std::string_view key, std::uint64_t value);
@@ -51,10 +54,18 @@ class Line {
   std::string text_;
 };
 
-inline Line debug(std::string_view event) { return Line(Level::debug, event); }
-inline Line info(std::string_view event) { return Line(Level::info, event); }
-inline Line warning(std::string_view event) { return Line(Level::warning, event); }
-inline Line error(std::string_view event) { return Line(Level::error, event); }
+inline Line debug(std::string_view event) {
+  return Line(Level::debug, event);
+}
+inline Line info(std::string_view event) {
+  return Line(Level::info, event);
+}
+inline Line warning(std::string_view event) {
+  return Line(Level::warning, event);
+}
+inline Line error(std::string_view event) {
+  return Line(Level::error, event);
+}
 
 // The escaping used by Line::kv, exposed for tests.
 std::string format_value(std::string_view value);

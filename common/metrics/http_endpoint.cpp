@@ -57,7 +57,7 @@ struct Listener {
   std::set<tcp::socket*> connections;
 };
 
-using Impl = std::shared_ptr<Listener>;
+using SharedListener = std::shared_ptr<Listener>;
 
 // Removes a connection from the open set however its coroutine ends.
 struct Registration {
@@ -66,7 +66,7 @@ struct Registration {
   ~Registration() { set.erase(socket); }
 };
 
-asio::awaitable<void> serve(Impl impl, tcp::socket socket) {
+asio::awaitable<void> serve(SharedListener impl, tcp::socket socket) {
   if (impl->stopped || impl->connections.size() >= impl->limits.max_connections) co_return;
   impl->connections.insert(&socket);
   Registration registration{impl->connections, &socket};
@@ -112,7 +112,7 @@ asio::awaitable<void> serve(Impl impl, tcp::socket socket) {
   socket.close(ignored);
 }
 
-asio::awaitable<void> accept_loop(Impl impl) {
+asio::awaitable<void> accept_loop(SharedListener impl) {
   asio::steady_timer pause(impl->strand);
   while (!impl->stopped) {
     auto [ec, socket] = co_await impl->acceptor->async_accept(use_tuple);
@@ -137,25 +137,24 @@ struct HttpEndpoint::Impl : Listener {
 HttpEndpoint::HttpEndpoint(asio::any_io_executor ex, const Registry& registry)
     : impl_(std::make_shared<Impl>(std::move(ex), registry)) {}
 
-HttpEndpoint::~HttpEndpoint() { stop(); }
+HttpEndpoint::~HttpEndpoint() {
+  stop();
+}
 
-void HttpEndpoint::set_limits(const HttpLimits& limits) { impl_->limits = limits; }
+void HttpEndpoint::set_limits(const HttpLimits& limits) {
+  impl_->limits = limits;
+}
 
 void HttpEndpoint::start(const std::string& listen) {
   if (listen.empty()) return;
   if (impl_->acceptor) throw std::logic_error("metrics endpoint started twice");
 
-  // parse_endpoint() wants a port from 1 to 65535, right for the peers we
-  // connect to; a listener may also ask for port 0, "any free port".
-  std::string text = listen;
-  bool any_port = text.ends_with(":0");
-  if (any_port) text.back() = '1';
   std::string error;
-  auto address = net::parse_endpoint(text, &error);
+  auto address = net::parse_endpoint(listen, &error, net::PortZero::allowed);
   if (!address) throw std::runtime_error("metrics listen address '" + listen + "': " + error);
   if (address->kind != net::EndpointAddress::Kind::inet)
     throw std::runtime_error("metrics listen address '" + listen + "': must be HOST:PORT");
-  std::string port = any_port ? "0" : std::to_string(address->port);
+  std::string port = std::to_string(address->port);
 
   boost::system::error_code ec;
   tcp::resolver resolver(impl_->strand);
@@ -189,6 +188,8 @@ void HttpEndpoint::stop() {
   });
 }
 
-unsigned short HttpEndpoint::port() const { return impl_->port; }
+unsigned short HttpEndpoint::port() const {
+  return impl_->port;
+}
 
 }  // namespace mailsan::metrics

@@ -16,9 +16,9 @@ namespace mailsan::metrics {
 // The bounds of one endpoint; the defaults are what daemons use, tests
 // shorten the timeout.
 struct HttpLimits {
-  std::size_t max_head = 8192;                   // request line and headers
-  std::chrono::milliseconds timeout{5000};       // to send the head; again to read the reply
-  std::size_t max_connections = 64;              // open at once; more are closed at accept
+  std::size_t max_head = 8192;              // request line and headers
+  std::chrono::milliseconds timeout{5000};  // to send the head; again to read the reply
+  std::size_t max_connections = 64;         // open at once; more are closed at accept
 };
 
 class HttpEndpoint {

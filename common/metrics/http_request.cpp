@@ -27,7 +27,8 @@ std::string_view without_cr(std::string_view line) {
 bool valid_header_line(std::string_view line) {
   auto colon = line.find(':');
   if (colon == std::string_view::npos || colon == 0) return false;
-  return std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon), is_token_char);
+  return std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon),
+                     is_token_char);
 }
 
 std::string response(std::string_view status, std::string_view content_type,
@@ -97,7 +98,8 @@ std::string bad_request_response() {
   return response("400 Bad Request", "text/plain; charset=utf-8", "bad request\n", true);
 }
 
-std::string build_response(std::string_view head, const std::function<std::string()>& metrics_text) {
+std::string build_response(std::string_view head,
+                           const std::function<std::string()>& metrics_text) {
   std::string_view rest = head;
   auto next_line = [&rest]() {
     auto nl = rest.find('\n');
@@ -119,8 +121,8 @@ std::string build_response(std::string_view head, const std::function<std::strin
   if (path != "/metrics")
     return response("404 Not Found", "text/plain; charset=utf-8", "not found\n", true);
   if (method != "GET" && method != "HEAD")
-    return response("405 Method Not Allowed", "text/plain; charset=utf-8",
-                    "method not allowed\n", true, "Allow: GET, HEAD\r\n");
+    return response("405 Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n",
+                    true, "Allow: GET, HEAD\r\n");
   return response("200 OK", kMetricsType, metrics_text(), method == "GET");
 }
 

@@ -16,8 +16,12 @@ constexpr std::string_view kCounter = "counter";
 constexpr std::string_view kGauge = "gauge";
 constexpr std::string_view kHistogram = "histogram";
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // [a-zA-Z_:][a-zA-Z0-9_:]*
 bool valid_metric_name(const std::string& name) {
@@ -121,7 +125,8 @@ void Histogram::observe(double seconds) {
   // Whole microseconds keep the sum a lock-free integer; a clock step backwards
   // must not subtract, and a runaway value must not overflow the conversion.
   double micros = std::clamp(seconds * 1e6, 0.0, 1e15);
-  sum_micros_.fetch_add(static_cast<std::uint64_t>(std::llround(micros)), std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(std::llround(micros)),
+                        std::memory_order_relaxed);
 }
 
 std::uint64_t Histogram::bucket_count(std::size_t i) const {
@@ -134,7 +139,7 @@ double Histogram::sum() const {
 
 std::vector<double> latency_buckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 namespace {
@@ -162,8 +167,7 @@ Registry::Family& Registry::family(const std::string& name, const std::string& h
   return *slot;
 }
 
-Counter& Registry::counter(const std::string& name, const std::string& help,
-                           const Labels& labels) {
+Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   Labels key = canonical(name, labels, false);
   std::lock_guard lock(mutex_);
   return find_or_create(family(name, help, kCounter).counters, std::move(key),

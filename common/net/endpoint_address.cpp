@@ -10,7 +10,8 @@ std::string EndpointAddress::to_string() const {
   return "inet:" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string* error) {
+std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string* error,
+                                              PortZero port_zero) {
   auto fail = [&](const char* why) -> std::optional<EndpointAddress> {
     if (error) *error = why;
     return std::nullopt;
@@ -43,9 +44,11 @@ std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string
   if (host.empty()) return fail("missing host");
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc{} || ptr != port.data() + port.size() || port.empty() || value == 0 ||
+  const unsigned lowest = port_zero == PortZero::allowed ? 0 : 1;
+  if (ec != std::errc{} || ptr != port.data() + port.size() || port.empty() || value < lowest ||
       value > 65535)
-    return fail("port must be a number from 1 to 65535");
+    return fail(lowest == 0 ? "port must be a number from 0 to 65535"
+                            : "port must be a number from 1 to 65535");
   out.host = std::string(host);
   out.port = static_cast<std::uint16_t>(value);
   return out;

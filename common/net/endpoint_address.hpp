@@ -21,7 +21,11 @@ struct EndpointAddress {
   std::string to_string() const;  // canonical "inet:host:port" or "unix:/path"
 };
 
+// Port 0 means "any free port": right for a listener, wrong for a peer.
+enum class PortZero { refused, allowed };
+
 // Returns nullopt and sets *error (when given) for malformed input.
-std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string* error = nullptr);
+std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string* error = nullptr,
+                                              PortZero port_zero = PortZero::refused);
 
 }  // namespace mailsan::net

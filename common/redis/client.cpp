@@ -381,7 +381,6 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
       arm_timeout();
       return;
     }
-    ++timeout_events_;
     last_error_ = "no reply within " + std::to_string(options_.command_timeout.count()) + " ms";
     close_connection(errc::timeout);
     wake_.cancel();
@@ -537,7 +536,6 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
   bool running_ = false;
   bool reported_up_ = false;  // the last state given to on_state_change_
   std::uint64_t generation_ = 0;
-  std::uint64_t timeout_events_ = 0;
   std::string last_error_;  // why the last attempt or connection failed
   int handshake_pending_ = 0;
   std::string handshake_error_;

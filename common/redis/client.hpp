@@ -45,6 +45,7 @@ struct Options {
   std::string address = "tcp:127.0.0.1:6379";  // tcp:HOST:PORT or unix:/path
   std::string password_file;                   // AUTH with its first line when set
   int database = 0;                            // SELECT when non-zero
+  // Covers the connect and the AUTH/SELECT/SCRIPT LOAD/PING behind it.
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
   std::chrono::milliseconds reconnect_min{100};  // backoff doubles up to max
@@ -52,9 +53,9 @@ struct Options {
 };
 
 struct Stats {
-  std::uint64_t commands = 0;
-  std::uint64_t errors = 0;  // not_connected, timeout, disconnected
-  std::uint64_t timeouts = 0;
+  std::uint64_t commands = 0;  // command() and eval() calls (an EVAL retry counts again)
+  std::uint64_t errors = 0;    // not_connected, timeout, disconnected
+  std::uint64_t timeouts = 0;  // commands failed with errc::timeout
   std::uint64_t connects = 0;
   std::uint64_t disconnects = 0;
 };
@@ -63,6 +64,9 @@ struct Result {
   std::error_code ec;  // transport failure; a Redis error reply is reply.is_error()
   Reply reply;
 };
+
+template <class T>
+concept StringViewLike = std::is_convertible_v<const T&, std::string_view>;
 
 class Script {
  public:
@@ -92,7 +96,9 @@ class Client {
 
   // Sends one command (argv form, binary safe). Supports per-operation
   // cancellation: a cancelled command completes with errc::cancelled and its
-  // reply, when it comes, is dropped.
+  // reply, when it comes, is dropped. Commands that would break the reply
+  // order or the connection's set-up (the SUBSCRIBE family, MONITOR, CLIENT
+  // REPLY, AUTH, SELECT, HELLO, RESET) get an error reply without being sent.
   boost::asio::awaitable<Result> command(std::span<const std::string_view> argv);
   // argv must stay valid until the returned awaitable is first co_awaited:
   // pass it in the co_await expression itself.
@@ -104,9 +110,8 @@ class Client {
     return command(std::span<const std::string_view>(argv.begin(), argv.size()));
   }
   // command("GET", key): each argument anything convertible to string_view.
-  template <class... Args>
-  requires(std::is_convertible_v<const Args&, std::string_view>&&...)
-      boost::asio::awaitable<Result> command(std::string_view name, const Args&... args) {
+  template <StringViewLike... Args>
+  boost::asio::awaitable<Result> command(std::string_view name, const Args&... args) {
     const std::array<std::string_view, 1 + sizeof...(Args)> argv{name, std::string_view(args)...};
     co_return co_await command(std::span<const std::string_view>(argv));
   }

@@ -642,6 +642,57 @@ TEST_CASE("a client destroyed with commands in flight completes them and does no
   for (const auto& ec : outcomes) CHECK(ec == errc::disconnected);
 }
 
+TEST_CASE("a caller may destroy the client from inside its own reply", "[redis]") {
+  RedisServer redis;
+  asio::io_context io;
+  auto client = std::make_unique<Client>(io.get_executor(), quick_options(redis.address()));
+  client->start();
+  int answered = 0;
+  int failed = 0;
+  run_test(io, [&]() -> asio::awaitable<void> {
+    REQUIRE(co_await eventually_connected(*client));
+    // The replies arrive in one read; the first caller to resume destroys
+    // the client while the others' replies are still being handed out.
+    for (int i = 0; i < 20; ++i) {
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            Result r = co_await client->command("PING");
+            if (r.ec)
+              ++failed;
+            else
+              ++answered;
+            client.reset();
+          },
+          asio::detached);
+    }
+    co_await wait_until([&] { return answered + failed == 20; });
+  }());
+  CHECK(answered + failed == 20);
+  CHECK(answered >= 1);
+}
+
+TEST_CASE("a stopped client can be started again", "[redis]") {
+  RedisServer redis;
+  asio::io_context io;
+  Client client(io.get_executor(), quick_options(redis.address()));
+  client.start();
+  run_test(io, [&]() -> asio::awaitable<void> {
+    REQUIRE(co_await eventually_connected(client));
+    client.stop();
+    CHECK_FALSE(client.connected());
+    Result r = co_await client.command("PING");
+    CHECK(r.ec == errc::not_connected);
+    client.start();
+    REQUIRE(co_await eventually_connected(client));
+    r = co_await client.command("PING");
+    CHECK(r.reply.str == "PONG");
+    client.stop();
+  }());
+  CHECK(client.stats().connects == 2);
+  CHECK(client.stats().disconnects == 0);
+}
+
 TEST_CASE("pipelined throughput of one client from 64 coroutines", "[.bench][redis]") {
   RedisServer redis;
   asio::io_context io;

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,7 +16,7 @@ namespace mailsan::test {
 PolicydProcess::PolicydProcess(const PolicydSettings& s)
     : port_(free_tcp_port()), metrics_port_(free_tcp_port()) {
   std::ostringstream conf;
-  conf << "listen = inet:127.0.0.1:" << port_ << "\n"
+  conf << "listen = " << (s.unix_socket.empty() ? "inet:127.0.0.1:" + std::to_string(port_) : "unix:" + s.unix_socket) << "\n"
        << "metrics_listen = 127.0.0.1:" << metrics_port_ << "\n"
        << "redis = " << s.redis << "\n"
        << "hostname = " << s.hostname << "\n"
@@ -26,7 +27,8 @@ PolicydProcess::PolicydProcess(const PolicydSettings& s)
        << s.extra_sections << "\n";
   write_file(config_path(), conf.str());
   process_ = Process({MAILSAN_POLICYD_BIN, "-c", config_path().string()}, dir_.path() / "policyd.log");
-  if (!wait_for_tcp("127.0.0.1", port_)) {
+  // The metrics endpoint is bound last, after the policy socket.
+  if (!wait_for_tcp("127.0.0.1", metrics_port_)) {
     throw std::runtime_error("mailsan-policyd did not start: " + process_.log());
   }
 }
@@ -71,6 +73,17 @@ PolicyClient::PolicyClient(unsigned short port) {
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd_);
     throw std::runtime_error("connect to policyd failed: " + std::string(strerror(errno)));
+  }
+}
+
+PolicyClient::PolicyClient(const std::filesystem::path& unix_socket) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, unix_socket.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd_);
+    throw std::runtime_error("connect to policyd's unix socket failed: " + std::string(strerror(errno)));
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -16,6 +17,7 @@ struct PolicydSettings {
   std::string extra_sections; // extra "[section]" blocks appended verbatim
   int greylist_delay = 300;
   std::string hostname = "mx1.test";
+  std::string unix_socket;    // listen on this unix socket instead of TCP
 };
 
 class PolicydProcess {
@@ -45,6 +47,7 @@ class PolicydProcess {
 class PolicyClient {
  public:
   explicit PolicyClient(unsigned short port);
+  explicit PolicyClient(const std::filesystem::path& unix_socket);
   ~PolicyClient();
   PolicyClient(const PolicyClient&) = delete;
   PolicyClient& operator=(const PolicyClient&) = delete;

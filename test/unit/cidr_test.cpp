@@ -78,6 +78,9 @@ TEST_CASE("endpoint addresses accept inet, tcp, bare and unix forms", "[net]") {
   std::string error;
   CHECK_FALSE(parse_endpoint("inet:127.0.0.1", &error));
   CHECK_FALSE(error.empty());
+  auto any = parse_endpoint("127.0.0.1:0", nullptr, mailsan::net::PortZero::allowed);
+  REQUIRE(any);
+  CHECK(any->port == 0);
   for (const char* bad : {"inet:127.0.0.1:0", "inet:127.0.0.1:65536", "inet::25", "unix:relative",
                           "inet:::1:25", "inet:[::1:25", "inet:h:2x"})
     CHECK_FALSE(parse_endpoint(bad));

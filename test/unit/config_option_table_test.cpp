@@ -168,7 +168,8 @@ TEST_CASE("Each kind of value is read from the config file", "[config]") {
 
 TEST_CASE("Blank lines, indentation, CRLF line ends and empty values are accepted", "[config]") {
   Fixture f;
-  f.load("\r\n  # indented comment\r\n  listen=unix:/run/x.sock  \r\n[ greylist ]\r\nclients =\r\n");
+  f.load(
+      "\r\n  # indented comment\r\n  listen=unix:/run/x.sock  \r\n[ greylist ]\r\nclients =\r\n");
   CHECK(f.sample.listen == "unix:/run/x.sock");
   CHECK(f.sample.greylist.clients.empty());
 }
@@ -180,8 +181,7 @@ TEST_CASE("A bad value of each kind is reported with file, line and option", "[c
   CHECK(f.error_for("\nverbose = maybe\n") ==
         p + ":2: option 'verbose': 'maybe' is not a boolean (use yes or no)");
   CHECK(f.error_for("timeout = 5x\n") ==
-        p +
-            ":1: option 'timeout': '5x' is not a duration (seconds, or a number with suffix s, "
+        p + ":1: option 'timeout': '5x' is not a duration (seconds, or a number with suffix s, "
             "m, h, d or w)");
   CHECK(f.error_for("spool_limit = 10q\n") ==
         p + ":1: option 'spool_limit': '10q' is not a size (bytes, or a number with suffix k, m "
@@ -421,8 +421,9 @@ TEST_CASE("The dump groups options by section", "[config]") {
 
 TEST_CASE("A dump loaded again gives the same dump", "[config]") {
   Fixture f;
-  f.load("workers = 9\nverbose = yes\ntimeout = 1m\nlocal_domains =\n"
-         "[greylist]\ndelay = 1d\nclients = a b c\nclients = d\n");
+  f.load(
+      "workers = 9\nverbose = yes\ntimeout = 1m\nlocal_domains =\n"
+      "[greylist]\ndelay = 1d\nclients = a b c\nclients = d\n");
   std::string first = dump(f.table);
   std::string path = f.write("dumped.conf", first);
 

@@ -60,7 +60,9 @@ std::string after_prefix(std::string_view line) {
 }
 
 struct LogSetup {
-  explicit LogSetup(mlog::Level level) { mlog::init("mailsan-test", mlog::Sink::standard_error, level); }
+  explicit LogSetup(mlog::Level level) {
+    mlog::init("mailsan-test", mlog::Sink::standard_error, level);
+  }
   ~LogSetup() { mlog::init("mailsan", mlog::Sink::standard_error, mlog::Level::info); }
 };
 

@@ -34,7 +34,9 @@ TEST_CASE("A small registry renders as exact Prometheus text", "[metrics]") {
         "mailsan_verdicts_total{verdict=\"dunno\"} 1\n");
 }
 
-TEST_CASE("An empty registry renders nothing", "[metrics]") { CHECK(Registry().render().empty()); }
+TEST_CASE("An empty registry renders nothing", "[metrics]") {
+  CHECK(Registry().render().empty());
+}
 
 TEST_CASE("Histogram buckets are cumulative in the output", "[metrics]") {
   Registry r;
