@@ -16,8 +16,6 @@
 //
 // Not part of any daemon; it talks only to the server it is pointed at.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,7 +36,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,7 +48,7 @@ namespace {
 struct Options {
   std::string connect;
   int connections = 64;
-  double duration_s = 0;  // 0: not given
+  double duration_s = 0;       // 0: not given
   std::uint64_t requests = 0;  // 0: not given
   std::size_t triplets = 10000;
   double warmup_s = 0;
@@ -150,7 +147,8 @@ Options parse_options(int argc, char** argv) {
     }
   }
   if (o.connect.empty()) usage_error("--connect is required");
-  if (o.duration_s > 0 && o.requests > 0) usage_error("--duration and --requests exclude each other");
+  if (o.duration_s > 0 && o.requests > 0)
+    usage_error("--duration and --requests exclude each other");
   if (o.duration_s == 0 && o.requests == 0) o.duration_s = 10;
   return o;
 }
@@ -168,7 +166,8 @@ ServerAddress resolve(const std::string& spec) {
   if (spec.starts_with("unix:")) {
     std::string path = spec.substr(5);
     sockaddr_un un{};
-    if (path.empty() || path.size() >= sizeof un.sun_path) usage_error("bad unix path in --connect");
+    if (path.empty() || path.size() >= sizeof un.sun_path)
+      usage_error("bad unix path in --connect");
     un.sun_family = AF_UNIX;
     std::memcpy(un.sun_path, path.data(), path.size());
     std::memcpy(&address.storage, &un, sizeof un);
@@ -182,7 +181,8 @@ ServerAddress resolve(const std::string& spec) {
   if (colon == std::string::npos || colon == 0) usage_error("--connect wants inet:HOST:PORT");
   std::string host = rest.substr(0, colon);
   std::string port = rest.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
@@ -205,7 +205,9 @@ Nanos now_ns() {
   return Nanos{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-Nanos seconds_to_ns(double s) { return static_cast<Nanos>(s * 1e9); }
+Nanos seconds_to_ns(double s) {
+  return static_cast<Nanos>(s * 1e9);
+}
 
 double cpu_seconds() {
   rusage usage{};
@@ -219,7 +221,7 @@ double cpu_seconds() {
 // window's CPU use is split into this process, the watched ones, and the rest.
 struct CpuSnapshot {
   double self_s = 0;
-  std::uint64_t machine_busy = 0;  // ticks, all cores
+  std::uint64_t machine_busy = 0;      // ticks, all cores
   std::vector<std::uint64_t> watched;  // ticks, per watched process
 };
 
@@ -236,7 +238,8 @@ std::uint64_t process_ticks(int pid) {
   const char* p = std::strrchr(buf, ')');
   if (!p) return 0;
   unsigned long long utime = 0, stime = 0;
-  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) !=
+      2)
     return 0;
   return utime + stime;
 }
@@ -245,8 +248,8 @@ std::uint64_t machine_busy_ticks() {
   FILE* f = std::fopen("/proc/stat", "r");
   if (!f) return 0;
   unsigned long long v[8] = {};
-  int got = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                        &v[4], &v[5], &v[6], &v[7]);
+  int got = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                        &v[3], &v[4], &v[5], &v[6], &v[7]);
   std::fclose(f);
   if (got != 8) return 0;
   // user nice system idle iowait irq softirq steal: all but idle and iowait
@@ -337,9 +340,11 @@ RequestTemplate make_request(std::size_t index, std::uint64_t seed, std::size_t 
     if (shape < 80)
       sender = "user-" + code + "@" + sender_domain;
     else if (shape < 88)
-      sender = "bounces-" + code + "-" + std::to_string(100000 + pick(900000)) + "@" + sender_domain;
+      sender =
+          "bounces-" + code + "-" + std::to_string(100000 + pick(900000)) + "@" + sender_domain;
     else if (shape < 94)
-      sender = "prvs=1" + std::to_string(100 + pick(900)) + "a1b2c3=news-" + code + "@" + sender_domain;
+      sender =
+          "prvs=1" + std::to_string(100 + pick(900)) + "a1b2c3=news-" + code + "@" + sender_domain;
     else
       sender = "user-" + code + "+list" + std::to_string(pick(50)) + "@" + sender_domain;
     recipient = "rcpt-" + letters(pick(pool_size / 3 + 1)) + "@bench.test";
@@ -627,7 +632,8 @@ void LoadRun::fail(std::size_t id, Nanos now, std::uint64_t ErrorCounts::*kind) 
 // With --requests the window closes when every measured request has ended,
 // answered or failed.
 void LoadRun::finish_if_done(Nanos now) {
-  if (phase_ == Phase::measure && options_.requests > 0 && completed_ + failed_ >= options_.requests)
+  if (phase_ == Phase::measure && options_.requests > 0 &&
+      completed_ + failed_ >= options_.requests)
     stop_measuring(now);
 }
 
@@ -854,7 +860,8 @@ int LoadRun::run() {
         Connection& c = connections_[id];
         if (c.state == ConnState::waiting_reply && now - c.sent_at > timeout)
           fail(id, now, &ErrorCounts::timeout);
-        else if (c.state == ConnState::reconnect_pending && now >= c.retry_at && phase_ != Phase::drain)
+        else if (c.state == ConnState::reconnect_pending && now >= c.retry_at &&
+                 phase_ != Phase::drain)
           open(id, now);
         else if (c.state == ConnState::idle && c.fd >= 0 && may_issue())
           send_next(id, now);
@@ -872,7 +879,8 @@ int LoadRun::run() {
 // without an escaping library: anything needing an escape becomes '?'.
 std::string json_safe(std::string_view text) {
   std::string out;
-  for (char ch : text) out.push_back((ch >= 0x20 && ch != '"' && ch != '\\' && ch < 0x7f) ? ch : '?');
+  for (char ch : text)
+    out.push_back((ch >= 0x20 && ch != '"' && ch != '\\' && ch < 0x7f) ? ch : '?');
   return out;
 }
 
@@ -902,22 +910,23 @@ void LoadRun::report() const {
   double max = us(latency_.max());
   auto actions = actions_.sorted();
   if (options_.json) {
-    std::printf("{\"connect\":\"%s\",\"connections\":%d,\"triplets\":%zu,\"seed\":%llu,"
-                "\"warmup_s\":%.3f,\"elapsed_s\":%.3f,\"requests\":%llu,\"requests_per_s\":%.1f,"
-                "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-                "\"errors\":{\"total\":%llu,\"connect\":%llu,\"closed\":%llu,\"timeout\":%llu,"
-                "\"protocol\":%llu},\"reconnects\":%llu,\"stalled\":%s,\"client_cpu_percent\":%.1f,"
-                "\"watched_cpu_percent\":%.1f,\"machine_cpu_percent\":%.1f,\"other_cpu_percent\":%.1f,",
-                json_safe(options_.connect).c_str(), options_.connections, options_.triplets,
-                static_cast<unsigned long long>(options_.seed), options_.warmup_s, elapsed,
-                static_cast<unsigned long long>(completed_), rate, p50, p90, p99, max,
-                static_cast<unsigned long long>(errors_.total()),
-                static_cast<unsigned long long>(errors_.connect),
-                static_cast<unsigned long long>(errors_.closed),
-                static_cast<unsigned long long>(errors_.timeout),
-                static_cast<unsigned long long>(errors_.protocol),
-                static_cast<unsigned long long>(reconnects_), stalled_ ? "true" : "false",
-                cpu_percent, watched_percent, machine_percent, other_percent);
+    std::printf(
+        "{\"connect\":\"%s\",\"connections\":%d,\"triplets\":%zu,\"seed\":%llu,"
+        "\"warmup_s\":%.3f,\"elapsed_s\":%.3f,\"requests\":%llu,\"requests_per_s\":%.1f,"
+        "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+        "\"errors\":{\"total\":%llu,\"connect\":%llu,\"closed\":%llu,\"timeout\":%llu,"
+        "\"protocol\":%llu},\"reconnects\":%llu,\"stalled\":%s,\"client_cpu_percent\":%.1f,"
+        "\"watched_cpu_percent\":%.1f,\"machine_cpu_percent\":%.1f,\"other_cpu_percent\":%.1f,",
+        json_safe(options_.connect).c_str(), options_.connections, options_.triplets,
+        static_cast<unsigned long long>(options_.seed), options_.warmup_s, elapsed,
+        static_cast<unsigned long long>(completed_), rate, p50, p90, p99, max,
+        static_cast<unsigned long long>(errors_.total()),
+        static_cast<unsigned long long>(errors_.connect),
+        static_cast<unsigned long long>(errors_.closed),
+        static_cast<unsigned long long>(errors_.timeout),
+        static_cast<unsigned long long>(errors_.protocol),
+        static_cast<unsigned long long>(reconnects_), stalled_ ? "true" : "false", cpu_percent,
+        watched_percent, machine_percent, other_percent);
     std::printf("\"watched\":{");
     for (std::size_t i = 0; i < watched.size(); ++i)
       std::printf("%s\"%d\":%.1f", i ? "," : "", options_.watch_pids[i], watched[i]);
@@ -931,11 +940,13 @@ void LoadRun::report() const {
     std::printf("}}\n");
     return;
   }
-  std::printf("server       %s, %d connections, %zu triplets (seed %llu)\n", options_.connect.c_str(),
-              options_.connections, options_.triplets, static_cast<unsigned long long>(options_.seed));
+  std::printf("server       %s, %d connections, %zu triplets (seed %llu)\n",
+              options_.connect.c_str(), options_.connections, options_.triplets,
+              static_cast<unsigned long long>(options_.seed));
   std::printf("measured     %.2f s after %.2f s warmup%s\n", elapsed, options_.warmup_s,
               stalled_ ? " (ended early: no valid reply within --timeout)" : "");
-  std::printf("requests     %llu  (%.0f req/s)\n", static_cast<unsigned long long>(completed_), rate);
+  std::printf("requests     %llu  (%.0f req/s)\n", static_cast<unsigned long long>(completed_),
+              rate);
   std::printf("latency us   p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", p50, p90, p99, max);
   std::printf("errors       %llu  (connect %llu, closed %llu, timeout %llu, protocol %llu)\n",
               static_cast<unsigned long long>(errors_.total()),
@@ -949,8 +960,8 @@ void LoadRun::report() const {
   std::printf("\ncpu          this client %.0f%%", cpu_percent);
   for (std::size_t i = 0; i < watched.size(); ++i)
     std::printf(", pid %d %.0f%%", options_.watch_pids[i], watched[i]);
-  std::printf(", everything else %.0f%% (of one core; machine %.0f%% of %ld cores)\n", other_percent,
-              machine_percent, sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf(", everything else %.0f%% (of one core; machine %.0f%% of %ld cores)\n",
+              other_percent, machine_percent, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 }  // namespace

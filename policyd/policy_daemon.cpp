@@ -84,11 +84,8 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   }
 
   redis::Client redis(ex, redis_options(config));
-  redis.on_state_change([&](bool up) {
-    metrics.redis_connected.set(up ? 1 : 0);
-    if (up) log::info("redis_connected").kv("address", config.redis);
-    else log::warning("redis_disconnected").kv("address", config.redis);
-  });
+  // The client logs connects and disconnects itself.
+  redis.on_state_change([&](bool up) { metrics.redis_connected.set(up ? 1 : 0); });
 
   Pipeline pipeline(ex, metrics);
   pipeline.set_request_timeout(config.request_timeout);

@@ -274,8 +274,24 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
   void drain_completions() {
     while (!completions_.empty()) {
       draining_.swap(completions_);
-      for (auto& [handler, result] : draining_) std::move(handler)(std::move(result));
-      draining_.clear();
+      // A handler may throw (a co_spawn completion handler can); that leaves
+      // through io_context::run() as Asio intends, and the handlers not yet
+      // run are posted rather than lost or run twice.
+      struct PostTheRest {
+        Impl& impl;
+        std::size_t next = 0;
+        ~PostTheRest() {
+          for (; next < impl.draining_.size(); ++next) {
+            auto& [handler, result] = impl.draining_[next];
+            impl.post_result(std::move(handler), std::move(result));
+          }
+          impl.draining_.clear();
+        }
+      } rest{*this};
+      while (rest.next < draining_.size()) {
+        auto& [handler, result] = draining_[rest.next++];
+        std::move(handler)(std::move(result));
+      }
     }
   }
 
@@ -303,7 +319,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
         return;
       }
       case Kind::handshake:
-        --handshake_pending_;
+        handshake_reply_seen();
         if (handshake_error_.empty()) {
           if (failed)
             handshake_error_ = "connection closed during the handshake";
@@ -312,7 +328,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
         }
         return;
       case Kind::script_load:
-        --handshake_pending_;
+        handshake_reply_seen();
         if (failed && handshake_error_.empty())
           handshake_error_ = "connection closed during the handshake";
         if (error_reply)
@@ -328,6 +344,11 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
               .kv("error", std::string_view(reply->str, reply->len));
         return;
     }
+  }
+
+  // The connect loop sleeps until the last handshake reply is in.
+  void handshake_reply_seen() {
+    if (--handshake_pending_ == 0) wake_.cancel();
   }
 
   void on_io_done(HiredisConnection& connection) override {

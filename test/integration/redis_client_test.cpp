@@ -145,6 +145,28 @@ TEST_CASE("a client answers basic commands with replies of the right type", "[re
   CHECK(client.stats().commands == 11);
 }
 
+TEST_CASE("a client is ready as soon as the handshake is answered, not at the connect timeout",
+          "[redis]") {
+  RedisServer redis(true, {"--requirepass", "pw"});
+  mailsan::test::write_file(redis.dir() / "password", "pw\n");
+  asio::io_context io;
+  Options options = quick_options(redis.address());
+  options.connect_timeout = 5s;
+  options.password_file = (redis.dir() / "password").string();
+  options.database = 1;
+  Client client(io.get_executor(), options);
+  client.register_script(Script("return 1"));
+  const auto before = Clock::now();
+  client.start();
+  Clock::duration took{};
+  run_test(io, [&]() -> asio::awaitable<void> {
+    REQUIRE(co_await eventually_connected(client));
+    took = Clock::now() - before;
+    client.stop();
+  }());
+  CHECK(took < 2s);
+}
+
 TEST_CASE("ten thousand concurrent commands from many coroutines are all answered in order",
           "[redis]") {
   RedisServer redis;
