@@ -36,7 +36,11 @@ redis::Options redis_options(const PolicydConfig& c) {
   o.address = c.redis;
   o.password_file = c.redis_password_file;
   o.database = static_cast<int>(c.redis_database);
-  o.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.redis_timeout);
+  // A Redis command must fail before the request's deadline, so that the
+  // greylisting path needs no deadline timer of its own (see Pipeline).
+  using std::chrono::milliseconds;
+  o.command_timeout = std::min(std::chrono::duration_cast<milliseconds>(c.redis_timeout),
+                               std::chrono::duration_cast<milliseconds>(c.request_timeout) - milliseconds(500));
   return o;
 }
 

@@ -64,7 +64,7 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                "file whose first line is the Redis AUTH password (empty: no AUTH)");
   t.add_integer("redis_database", &c.redis_database, 0, 0, 15, "Redis database number (SELECT)");
   t.add_duration("redis_timeout", &c.redis_timeout, seconds(2), seconds(1), seconds(60),
-                 "a Redis command not answered in this time counts as a Redis failure");
+                 "a Redis command not answered in this time (at most request_timeout - 0.5 s) is a Redis failure");
   t.add_string("hostname", &c.hostname, "",
                "this MX's name, used in added headers (empty: the system host name)");
   t.add_string("metrics_listen", &c.metrics_listen, "",

@@ -37,12 +37,14 @@ metrics::Histogram& PolicydMetrics::check_latency(std::string_view check) {
 }
 
 metrics::Counter& PolicydMetrics::check_outcome(std::string_view check, std::string_view outcome) {
-  std::string key = std::string(check) + '\0' + std::string(outcome);
-  auto it = outcomes_.find(key);
-  if (it != outcomes_.end()) return *it->second;
+  // Looked up on every request: no allocation once the pair was seen.
+  auto by_check = outcomes_.find(check);
+  if (by_check == outcomes_.end()) by_check = outcomes_.emplace(std::string(check), decltype(by_check->second){}).first;
+  auto it = by_check->second.find(outcome);
+  if (it != by_check->second.end()) return *it->second;
   auto& c = registry_.counter("mailsan_policy_check_outcomes_total", "outcomes of each check",
                               {{"check", std::string(check)}, {"outcome", std::string(outcome)}});
-  outcomes_.emplace(std::move(key), &c);
+  by_check->second.emplace(std::string(outcome), &c);
   return c;
 }
 

@@ -34,7 +34,7 @@ class PolicydMetrics {
   metrics::Registry& registry_;
   std::map<std::string, metrics::Counter*, std::less<>> verdicts_;
   std::map<std::string, metrics::Histogram*, std::less<>> latencies_;
-  std::map<std::string, metrics::Counter*, std::less<>> outcomes_;
+  std::map<std::string, std::map<std::string, metrics::Counter*, std::less<>>, std::less<>> outcomes_;
 };
 
 }  // namespace mailsan::policyd

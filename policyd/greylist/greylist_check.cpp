@@ -55,6 +55,12 @@ void GreylistCheck::configure(const PolicydConfig& config) {
   s->greylist = config.greylist;
   s->prefix = config.redis_prefix;
   s->hostname = effective_hostname(config);
+  const auto& g = config.greylist;
+  s->script_args[0] = std::to_string(g.delay.count());
+  s->script_args[1] = std::to_string(g.retry_window.count());
+  s->script_args[2] = std::to_string(g.max_age.count());
+  s->script_args[3] = std::to_string(g.auto_whitelist);
+  s->script_args[4] = std::to_string(g.auto_whitelist_interval.count());
   settings_ = std::move(s);
 }
 
@@ -75,13 +81,9 @@ asio::awaitable<std::optional<Decision>> GreylistCheck::decide(Transaction& tx) 
   }
   GreylistKeys keys = greylist_keys(s->prefix, *tx.client_ip, tx.request.sender(), tx.request.recipient(),
                                     static_cast<unsigned>(g.ipv4_prefix), static_cast<unsigned>(g.ipv6_prefix));
-  const std::string delay = std::to_string(g.delay.count());
-  const std::string window = std::to_string(g.retry_window.count());
-  const std::string max_age = std::to_string(g.max_age.count());
-  const std::string awl = std::to_string(g.auto_whitelist);
-  const std::string awl_interval = std::to_string(g.auto_whitelist_interval.count());
   const std::string_view key_args[] = {keys.triplet, keys.network};
-  const std::string_view args[] = {delay, window, max_age, awl, awl_interval};
+  const std::string_view args[] = {s->script_args[0], s->script_args[1], s->script_args[2],
+                                   s->script_args[3], s->script_args[4]};
 
   redis::Result r = co_await redis_.eval(script_, key_args, args);
   const auto& reply = r.reply;

@@ -38,6 +38,7 @@ class GreylistCheck : public Check {
     GreylistConfig greylist;
     std::string prefix;
     std::string hostname;
+    std::string script_args[5];  // the script's ARGV, formatted once
   };
   redis::Client& redis_;
   PolicydMetrics& metrics_;

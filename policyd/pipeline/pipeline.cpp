@@ -81,13 +81,21 @@ asio::awaitable<std::string> Pipeline::evaluate(const PolicyRequest& request, Me
 
   Decision decision{"DUNNO", "dunno", ""};
   try {
-    asio::steady_timer deadline(executor_, request_timeout_);
-    auto outcome = co_await (run_checks(tx) || deadline.async_wait(asio::use_awaitable));
-    if (outcome.index() == 0) {
-      if (auto& d = std::get<0>(outcome)) decision = std::move(*d);
-    } else {
-      metrics_.request_timeouts.inc();
-      decision = {"DUNNO", "timeout", "request_timeout passed"};
+    if (has_lookups_) {
+      asio::steady_timer deadline(executor_, request_timeout_);
+      auto outcome = co_await (run_checks(tx) || deadline.async_wait(asio::use_awaitable));
+      if (outcome.index() == 0) {
+        if (auto& d = std::get<0>(outcome)) decision = std::move(*d);
+      } else {
+        metrics_.request_timeouts.inc();
+        decision = {"DUNNO", "timeout", "request_timeout passed"};
+      }
+    } else if (auto d = co_await run_checks(tx)) {
+      // Without lookups every check's backend has a timeout of its own that
+      // is shorter than request_timeout (checked at start-up), so the
+      // request needs no timer: at tens of thousands of requests a second,
+      // arming and cancelling one each time is a large part of the cost.
+      decision = std::move(*d);
     }
   } catch (const std::exception& e) {
     // A bug must cost one answer, not the connection or the daemon.
