@@ -104,6 +104,7 @@ class HiredisConnection : public std::enable_shared_from_this<HiredisConnection>
   bool read_waiting_ = false;
   bool write_waiting_ = false;
   std::string last_error_;
+  std::string format_buffer_;  // reused by send()
 };
 
 }  // namespace mailsan::redis

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common/log/log.hpp"
+#include "common/util/ascii.hpp"
 #include "common/util/stable_hash.hpp"
 #include "common/util/text_template.hpp"
 #include "policyd/greylist/greylist_script.hpp"
@@ -10,16 +11,6 @@
 
 namespace mailsan::policyd {
 namespace asio = boost::asio;
-
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
 
 GreylistKeys greylist_keys(std::string_view prefix, const net::IpAddress& client,
                            std::string_view sender, std::string_view recipient,
@@ -29,7 +20,7 @@ GreylistKeys greylist_keys(std::string_view prefix, const net::IpAddress& client
   // The network is printed from parsed bytes, never copied from the request.
   const std::string tag = "{" + network.to_string() + "}";
   util::StableHash h;
-  h.add(normalize_sender(sender)).separator().add(lower(recipient));
+  h.add(normalize_sender(sender)).separator().add(util::ascii_lower(recipient));
   GreylistKeys keys;
   keys.triplet.reserve(prefix.size() + tag.size() + 24);
   keys.triplet.append(prefix).append("gl:").append(tag).append(":").append(h.hex());

@@ -3,14 +3,10 @@
 #include <cctype>
 #include <vector>
 
+#include "common/util/ascii.hpp"
+
 namespace mailsan::policyd {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> parts;
@@ -75,7 +71,7 @@ void strip_batv(std::string* local) {
 
 std::string normalize_sender(std::string_view sender) {
   if (sender.empty()) return {};
-  std::string address = lower(sender);
+  std::string address = util::ascii_lower(sender);
   auto at = address.rfind('@');
   std::string local = at == std::string::npos ? address : address.substr(0, at);
   std::string domain = at == std::string::npos ? std::string() : address.substr(at + 1);
@@ -87,8 +83,8 @@ std::string normalize_sender(std::string_view sender) {
   std::string out;
   out.reserve(local.size() + domain.size() + 1);
   for (std::size_t i = 0; i < local.size(); ++i) {
-    if (std::isdigit(static_cast<unsigned char>(local[i]))) {
-      if (i == 0 || !std::isdigit(static_cast<unsigned char>(local[i - 1]))) out += '#';
+    if (util::is_ascii_digit(local[i])) {
+      if (i == 0 || !util::is_ascii_digit(local[i - 1])) out += '#';
     } else {
       out += local[i];
     }

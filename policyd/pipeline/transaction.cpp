@@ -1,7 +1,8 @@
 #include "policyd/pipeline/transaction.hpp"
 
 #include <algorithm>
-#include <cctype>
+
+#include "common/util/ascii.hpp"
 
 namespace mailsan::policyd {
 
@@ -18,11 +19,7 @@ std::string_view MessageHeaders::name_of(std::string_view header) {
 
 void MessageHeaders::add(std::string header) {
   std::string_view name = name_of(header);
-  auto same = [&](const std::string& n) {
-    return std::equal(n.begin(), n.end(), name.begin(), name.end(), [](char a, char b) {
-      return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-    });
-  };
+  auto same = [&](const std::string& n) { return util::iequals(n, name); };
   if (std::any_of(names_.begin(), names_.end(), same)) return;
   names_.emplace_back(name);
   due_.push_back(std::move(header));

@@ -7,31 +7,21 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "common/util/ascii.hpp"
 #include "policyd/policyd_config.hpp"
 
 namespace mailsan::policyd {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using util::iends_with;
+using util::iequals;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-bool iends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
+std::string lower(std::string_view s) { return util::ascii_lower(s); }
 
 std::string normalize_fingerprint(std::string_view fp) {
   std::string out;
   for (char c : fp)
-    if (c != ':') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c != ':') out += util::ascii_lower(c);
   return out;
 }
 
