@@ -185,6 +185,8 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     post_completions();
   }
 
+  static constexpr std::size_t kFlushBatch = 16;
+
   bool ready() const { return ready_ && connection_ != nullptr && connection_->alive(); }
 
   // --- commands ---------------------------------------------------------
@@ -219,6 +221,18 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
         InFlight{std::move(handler), Clock::now() + options_.command_timeout, Kind::user});
     if (slot.is_connected()) slot.template emplace<CancelCommand>(weak_from_this(), seq);
     arm_timeout();
+    // Commands issued in one turn of the event loop leave together at the
+    // next poll; past a batch of kFlushBatch, send them now so that Redis
+    // works on them while we go on, instead of the two taking turns.
+    if (connection_->unflushed() >= kFlushBatch) {
+      connection_->flush();
+      if (!connection_->alive()) {
+        // Handled as after an I/O event, but not from inside this call.
+        asio::post(ex_, [self = shared_from_this(), connection = connection_] {
+          self->on_io_done(*connection);
+        });
+      }
+    }
   }
 
   void cancel(std::uint64_t seq) {

@@ -94,8 +94,17 @@ bool HiredisConnection::send(std::span<const std::string_view> argv) {
     out.append(arg.data() != nullptr ? arg.data() : "", arg.size());
     out += "\r\n";
   }
+  ++unflushed_;
   return redisAsyncFormattedCommand(context_, &HiredisConnection::reply_thunk, this, out.data(),
                                     out.size()) == REDIS_OK;
+}
+
+void HiredisConnection::flush() {
+  if (context_ == nullptr || !want_write_) return;
+  unflushed_ = 0;
+  redisAsyncHandleWrite(context_);
+  // A partial write leaves want_write_ set and the pending wait finishes it.
+  if (context_ != nullptr && want_write_ && !write_waiting_) wait_writable();
 }
 
 void HiredisConnection::close() {
@@ -186,6 +195,7 @@ void HiredisConnection::on_writable(const boost::system::error_code& ec) {
   if (context_ == nullptr || ec == boost::asio::error::operation_aborted || !want_write_) return;
   // Completes a pending connect, then writes the whole output buffer; hiredis
   // calls add_write again when the socket took only part of it.
+  unflushed_ = 0;
   redisAsyncHandleWrite(context_);
   if (context_ != nullptr && want_write_ && !write_waiting_) wait_writable();
   if (events_ != nullptr) events_->on_io_done(*this);

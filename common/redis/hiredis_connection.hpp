@@ -65,6 +65,12 @@ class HiredisConnection : public std::enable_shared_from_this<HiredisConnection>
   // Queues one command (binary safe). False when the connection is gone or
   // going; then no on_reply will come for it.
   bool send(std::span<const std::string_view> argv);
+  // Commands buffered since the last write.
+  std::size_t unflushed() const { return unflushed_; }
+  // Writes what hiredis has buffered now instead of at the next poll. On a
+  // write error the connection is dead afterwards (alive() is false) and the
+  // owner must handle that as after an I/O event.
+  void flush();
   // Frees the context now: every pending command gets on_reply(nullptr)
   // before this returns. Must not be called from inside on_reply.
   void close();
@@ -105,6 +111,7 @@ class HiredisConnection : public std::enable_shared_from_this<HiredisConnection>
   bool write_waiting_ = false;
   std::string last_error_;
   std::string format_buffer_;  // reused by send()
+  std::size_t unflushed_ = 0;
 };
 
 }  // namespace mailsan::redis

@@ -354,7 +354,7 @@ TEST_CASE("A config file error makes the command line fail with file and line", 
   CHECK(r.err == "mailsan-sampled: " + path + ":2: unknown option 'greylist.dealy'\n");
 }
 
-TEST_CASE("--check-config loads and validates, then says config OK", "[config]") {
+TEST_CASE("the --check-config flag loads and validates, then says config OK", "[config]") {
   Fixture f;
   std::string path = f.write("ok.conf", "workers = 3\n");
   auto ok = f.run({"--check-config", "-c", path});
@@ -368,7 +368,7 @@ TEST_CASE("--check-config loads and validates, then says config OK", "[config]")
   CHECK_THAT(fails.err, Catch::Contains(bad + ":1: option 'workers'"));
 }
 
-TEST_CASE("--help names every option with its doc and default", "[config]") {
+TEST_CASE("the --help flag names every option with its doc and default", "[config]") {
   Fixture f;
   auto r = f.run({"--help"});
   CHECK(r.cl.action == Action::exit_ok);
@@ -386,7 +386,7 @@ TEST_CASE("--help names every option with its doc and default", "[config]") {
   CHECK_THAT(r.out, Catch::Contains("--check-config"));
 }
 
-TEST_CASE("--version and --dump-config exit 0 after printing", "[config]") {
+TEST_CASE("the --version and --dump-config flags exit 0 after printing", "[config]") {
   Fixture f;
   auto version = f.run({"--version"});
   CHECK(version.cl.action == Action::exit_ok);
