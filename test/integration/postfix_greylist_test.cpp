@@ -26,9 +26,10 @@ size_t count_of(const std::string& haystack, const std::string& needle) {
 
 constexpr int kGreylistDelay = 3;
 
-// policyd listens before its Redis connection is up and fails open until
-// then (SPEC §2.2), so the scenario starts once a throwaway triplet from
-// another network is deferred.
+// policyd serves once Redis is connected or redis_timeout has passed, and
+// fails open without Redis (SPEC §2.2); the scenario starts once a throwaway
+// triplet from another network is deferred, so a slow Redis start cannot
+// turn into a confusing failure below.
 void wait_until_greylisting(PolicydProcess& policyd) {
   PolicyClient client(policyd.port());
   const auto until = std::chrono::steady_clock::now() + 10s;
