@@ -38,6 +38,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -55,6 +56,8 @@ struct Options {
   double timeout_s = 10;  // Postfix's default policy timeout in the shipped wiring
   std::uint64_t seed = 1;
   bool json = false;
+  bool warmup_pool = false;     // warm up until every triplet was answered once
+  bool print_clients = false;   // print the pool's client addresses and exit
   std::vector<int> watch_pids;  // the server (and its backends) whose CPU use is reported
 };
 
@@ -76,13 +79,18 @@ void print_help() {
       "  --duration SECONDS   measure for this long (default 10 unless --requests)\n"
       "  --requests N         measure exactly N requests instead\n"
       "  --warmup SECONDS     run this long first without measuring (default 0)\n"
+      "  --warmup-pool        and on until every triplet of the pool was answered\n"
+      "                       once, so a server's caches hold all of them (at most\n"
+      "                       120 s longer; the JSON reports any left out)\n"
       "  --triplets N         distinct client/sender/recipient triplets (default 10000)\n"
       "  --seed N             pool generator seed (default 1)\n"
       "  --watch-pid PID      report this process's CPU use in the measured window\n"
       "                       (repeatable; the rest of the machine's is reported too)\n"
       "  --timeout SECONDS    a reply slower than this is an error, and a run\n"
       "                       with no reply for this long ends (default 10)\n"
-      "  --json               print one JSON object instead of text\n");
+      "  --json               print one JSON object instead of text\n"
+      "  --print-clients      print the pool's distinct client addresses, one a\n"
+      "                       line, and exit (takes --triplets and --seed)\n");
 }
 
 double parse_number(std::string_view name, std::string_view text, double min, double max) {
@@ -142,10 +150,15 @@ Options parse_options(int argc, char** argv) {
       o.watch_pids.push_back(static_cast<int>(parse_count(arg, next(), 1, 1 << 22)));
     } else if (arg == "--json") {
       o.json = true;
+    } else if (arg == "--warmup-pool") {
+      o.warmup_pool = true;
+    } else if (arg == "--print-clients") {
+      o.print_clients = true;
     } else {
       usage_error("unknown option " + std::string(arg));
     }
   }
+  if (o.print_clients) return o;
   if (o.connect.empty()) usage_error("--connect is required");
   if (o.duration_s > 0 && o.requests > 0)
     usage_error("--duration and --requests exclude each other");
@@ -487,8 +500,9 @@ struct Connection {
   std::size_t in_used = 0;
   Nanos sent_at = 0;
   Nanos retry_at = 0;
-  bool counted = false;  // request was issued inside the measured window (--requests)
-  bool ramping = false;  // opened at start-up and not yet answered
+  std::size_t triplet = 0;  // pool index of the request outstanding
+  bool counted = false;     // request was issued inside the measured window (--requests)
+  bool ramping = false;     // opened at start-up and not yet answered
 };
 
 constexpr std::size_t kReadChunk = 4096;
@@ -500,6 +514,9 @@ constexpr Nanos kDrainLimit = 2'000'000'000;
 // connects overflow it into SYN retransmissions that stall connections for
 // seconds, which would be measured as the server's latency.
 constexpr int kRampBurst = 4;
+// A --warmup-pool warmup that has not covered the pool after this much more
+// than --warmup (a triplet whose requests keep failing) measures anyway.
+constexpr Nanos kPoolWarmupLimit = 120'000'000'000;
 
 class LoadRun {
  public:
@@ -509,6 +526,10 @@ class LoadRun {
     for (std::size_t i = 0; i < options.triplets; ++i)
       pool_.push_back(make_request(i, options.seed, options.triplets));
     next_triplet_ = mix(options.seed);
+    if (options.warmup_pool) {
+      pool_answered_.assign(pool_.size(), false);
+      pool_left_ = pool_.size();
+    }
   }
 
   int run();
@@ -539,6 +560,9 @@ class LoadRun {
   std::vector<RequestTemplate> pool_;
   std::uint64_t next_triplet_ = 0;
   std::uint64_t sequence_ = 0;
+  std::vector<bool> pool_answered_;  // --warmup-pool: triplets answered in the warmup
+  std::size_t pool_left_ = 0;
+  Nanos begin_ = 0;
   int epoll_ = -1;
   std::size_t next_to_open_ = 0;
   int ramping_ = 0;
@@ -663,7 +687,8 @@ void LoadRun::send_next(std::size_t id, Nanos now) {
   // same stream, so concurrent requests for one triplet happen, as they do
   // when a client retries on several connections.
   next_triplet_ = mix(next_triplet_);
-  const RequestTemplate& t = pool_[next_triplet_ % pool_.size()];
+  c.triplet = next_triplet_ % pool_.size();
+  const RequestTemplate& t = pool_[c.triplet];
   std::uint64_t seq = ++sequence_;
   c.out.assign(t.text);
   put_hex(c.out.data() + t.queue_id_at, seq, kQueueIdWidth, kUpper);
@@ -752,6 +777,10 @@ void LoadRun::on_reply(std::size_t id, std::string_view reply, Nanos now) {
     return;
   }
   last_reply_ = now;
+  if (phase_ == Phase::warmup && pool_left_ > 0 && !pool_answered_[c.triplet]) {
+    pool_answered_[c.triplet] = true;
+    --pool_left_;
+  }
   if (counts_in_window(c)) {
     ++completed_;
     latency_.record(now - c.sent_at);
@@ -790,8 +819,9 @@ int LoadRun::run() {
     return 1;
   }
   Nanos begin = now_ns();
+  begin_ = begin;
   Nanos warmup_end = begin + seconds_to_ns(options_.warmup_s);
-  if (options_.warmup_s == 0) start_measuring(begin);
+  if (options_.warmup_s == 0 && !options_.warmup_pool) start_measuring(begin);
   ramp(begin);
 
   std::vector<epoll_event> events(std::max<std::size_t>(connections_.size(), 16));
@@ -835,7 +865,9 @@ int LoadRun::run() {
       }
     }
 
-    if (phase_ == Phase::warmup && now >= warmup_end) start_measuring(now);
+    if (phase_ == Phase::warmup && now >= warmup_end &&
+        (pool_left_ == 0 || now >= warmup_end + kPoolWarmupLimit))
+      start_measuring(now);
     if (phase_ == Phase::measure && options_.duration_s > 0 &&
         now >= measure_start_ + seconds_to_ns(options_.duration_s))
       stop_measuring(now);
@@ -886,6 +918,7 @@ std::string json_safe(std::string_view text) {
 
 void LoadRun::report() const {
   double elapsed = static_cast<double>(measure_end_ - measure_start_) / 1e9;
+  double warmup_elapsed = static_cast<double>(measure_start_ - begin_) / 1e9;
   double rate = elapsed > 0 ? static_cast<double>(completed_) / elapsed : 0;
   // All CPU figures are in percent of one core.
   auto percent = [elapsed](double seconds) { return elapsed > 0 ? 100.0 * seconds / elapsed : 0; };
@@ -912,14 +945,15 @@ void LoadRun::report() const {
   if (options_.json) {
     std::printf(
         "{\"connect\":\"%s\",\"connections\":%d,\"triplets\":%zu,\"seed\":%llu,"
-        "\"warmup_s\":%.3f,\"elapsed_s\":%.3f,\"requests\":%llu,\"requests_per_s\":%.1f,"
+        "\"warmup_s\":%.3f,\"warmup_elapsed_s\":%.3f,\"warmup_pool_left\":%zu,\"elapsed_s\":%.3f,"
+        "\"requests\":%llu,\"requests_per_s\":%.1f,"
         "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
         "\"errors\":{\"total\":%llu,\"connect\":%llu,\"closed\":%llu,\"timeout\":%llu,"
         "\"protocol\":%llu},\"reconnects\":%llu,\"stalled\":%s,\"client_cpu_percent\":%.1f,"
         "\"watched_cpu_percent\":%.1f,\"machine_cpu_percent\":%.1f,\"other_cpu_percent\":%.1f,",
         json_safe(options_.connect).c_str(), options_.connections, options_.triplets,
-        static_cast<unsigned long long>(options_.seed), options_.warmup_s, elapsed,
-        static_cast<unsigned long long>(completed_), rate, p50, p90, p99, max,
+        static_cast<unsigned long long>(options_.seed), options_.warmup_s, warmup_elapsed,
+        pool_left_, elapsed, static_cast<unsigned long long>(completed_), rate, p50, p90, p99, max,
         static_cast<unsigned long long>(errors_.total()),
         static_cast<unsigned long long>(errors_.connect),
         static_cast<unsigned long long>(errors_.closed),
@@ -943,7 +977,11 @@ void LoadRun::report() const {
   std::printf("server       %s, %d connections, %zu triplets (seed %llu)\n",
               options_.connect.c_str(), options_.connections, options_.triplets,
               static_cast<unsigned long long>(options_.seed));
-  std::printf("measured     %.2f s after %.2f s warmup%s\n", elapsed, options_.warmup_s,
+  std::printf("measured     %.2f s after %.2f s warmup%s%s\n", elapsed, warmup_elapsed,
+              options_.warmup_pool
+                  ? (pool_left_ == 0 ? " (every triplet answered once)"
+                                     : " (NOT every triplet answered; see warmup_pool_left)")
+                  : "",
               stalled_ ? " (ended early: no valid reply within --timeout)" : "");
   std::printf("requests     %llu  (%.0f req/s)\n", static_cast<unsigned long long>(completed_),
               rate);
@@ -964,10 +1002,25 @@ void LoadRun::report() const {
               other_percent, machine_percent, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+// The pool's distinct client addresses, in pool order: bench/run-policy
+// lists some of them in a DNSBL zone.
+int print_clients(const Options& options) {
+  std::unordered_set<std::string> seen;
+  constexpr std::string_view kKey = "\nclient_address=";
+  for (std::size_t i = 0; i < options.triplets; ++i) {
+    RequestTemplate t = make_request(i, options.seed, options.triplets);
+    std::size_t at = t.text.find(kKey) + kKey.size();
+    std::string address = t.text.substr(at, t.text.find('\n', at) - at);
+    if (seen.insert(address).second) std::printf("%s\n", address.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options options = parse_options(argc, argv);
+  if (options.print_clients) return print_clients(options);
   LoadRun run(options, resolve(options.connect));
   return run.run();
 }

@@ -8,12 +8,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <memory>
 #include <sstream>
 
 #include "common/daemon/process_setup.hpp"
+#include "common/dns/resolver.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/http_endpoint.hpp"
 #include "common/redis/client.hpp"
+#include "policyd/dnsbl/dnsbl_check.hpp"
 #include "policyd/greylist/greylist_check.hpp"
 #include "policyd/pipeline/pipeline.hpp"
 #include "policyd/server/policy_server.hpp"
@@ -28,7 +31,8 @@ namespace {
 void init_logging(const PolicydConfig& c) {
   log::Level level = log::Level::info;
   log::parse_level(c.log_level, &level);
-  log::init("mailsan-policyd", c.log == "syslog" ? log::Sink::syslog : log::Sink::standard_error, level);
+  log::init("mailsan-policyd", c.log == "syslog" ? log::Sink::syslog : log::Sink::standard_error,
+            level);
 }
 
 redis::Options redis_options(const PolicydConfig& c) {
@@ -39,9 +43,29 @@ redis::Options redis_options(const PolicydConfig& c) {
   // A Redis command must fail before the request's deadline, so that the
   // greylisting path needs no deadline timer of its own (see Pipeline).
   using std::chrono::milliseconds;
-  o.command_timeout = std::min(std::chrono::duration_cast<milliseconds>(c.redis_timeout),
-                               std::chrono::duration_cast<milliseconds>(c.request_timeout) - milliseconds(500));
+  o.command_timeout =
+      std::min(std::chrono::duration_cast<milliseconds>(c.redis_timeout),
+               std::chrono::duration_cast<milliseconds>(c.request_timeout) - milliseconds(500));
   return o;
+}
+
+dns::ResolverOptions resolver_options(const PolicydConfig& c) {
+  dns::ResolverOptions o;
+  o.servers = c.dns_servers;
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.dns_timeout);
+  o.tries = static_cast<int>(c.dns_tries);
+  o.cache_entries = static_cast<std::size_t>(c.dns_cache_entries);
+  o.min_ttl = c.dns_min_ttl;
+  o.max_ttl = c.dns_max_ttl;
+  o.negative_ttl = c.dns_negative_ttl;
+  return o;
+}
+
+bool same_dns_options(const PolicydConfig& a, const PolicydConfig& b) {
+  return a.dns_servers == b.dns_servers && a.dns_timeout == b.dns_timeout &&
+         a.dns_tries == b.dns_tries && a.dns_cache_entries == b.dns_cache_entries &&
+         a.dns_min_ttl == b.dns_min_ttl && a.dns_max_ttl == b.dns_max_ttl &&
+         a.dns_negative_ttl == b.dns_negative_ttl;
 }
 
 // Re-reads the config file and overrides as at start-up. On any error the
@@ -91,20 +115,33 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   // The client logs connects and disconnects itself.
   redis.on_state_change([&](bool up) { metrics.redis_connected.set(up ? 1 : 0); });
 
+  std::unique_ptr<dns::Resolver> resolver;
+  try {
+    resolver = std::make_unique<dns::Resolver>(ex, resolver_options(config));
+  } catch (const std::exception& e) {
+    log::error("startup_failed").kv("option", "dns_servers").kv("error", e.what());
+    return 2;
+  }
+
   Pipeline pipeline(ex, metrics);
   pipeline.set_request_timeout(config.request_timeout);
   auto whitelist_check = std::make_unique<WhitelistCheck>(metrics);
+  auto dnsbl_check = std::make_unique<DnsblCheck>(*resolver, metrics);
   auto greylist_check = std::make_unique<GreylistCheck>(redis, metrics);
   WhitelistCheck* whitelist = whitelist_check.get();
+  DnsblCheck* dnsbl = dnsbl_check.get();
   GreylistCheck* greylist = greylist_check.get();
   try {
     whitelist->set(Whitelist::build(config.whitelist));
+    dnsbl->configure(config);
   } catch (const std::exception& e) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
   }
   greylist->configure(config);
+  // SPEC §2.1 order; LDAP goes before dnsbl, SPF and the callout after it.
   pipeline.add(std::move(whitelist_check));
+  pipeline.add(std::move(dnsbl_check));
   pipeline.add(std::move(greylist_check));
 
   PolicyServer server(ex, pipeline, metrics);
@@ -179,6 +216,8 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
                 fresh.metrics_listen != config.metrics_listen || fresh.user != config.user)
               log::warning("reload_partial")
                   .kv("note", "listen, redis, metrics_listen and user change only with a restart");
+            if (!same_dns_options(fresh, config))
+              log::warning("reload_partial").kv("note", "dns_* options change only with a restart");
             std::string keep_listen = config.listen, keep_redis = config.redis,
                         keep_metrics = config.metrics_listen;
             config = std::move(fresh);
@@ -189,6 +228,11 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
             pipeline.set_request_timeout(config.request_timeout);
             server.set_max_connections(static_cast<std::size_t>(config.max_connections));
             greylist->configure(config);
+            try {
+              dnsbl->configure(config);
+            } catch (const std::exception& e) {
+              log::error("dnsbl_reload_failed").kv("error", e.what());
+            }
             whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
             rebuild_whitelist("SIGHUP");
             log::info("reloaded");
@@ -198,11 +242,13 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
         }
         // SIGTERM/SIGINT: stop accepting, let requests in flight finish (they
         // are bounded by request_timeout), then stop everything else.
-        log::info("stopping").kv("in_flight", static_cast<std::uint64_t>(server.requests_in_flight()));
+        log::info("stopping")
+            .kv("in_flight", static_cast<std::uint64_t>(server.requests_in_flight()));
         stopping = true;
         server.stop();
         file_timer.cancel();
-        auto give_up = std::chrono::steady_clock::now() + config.request_timeout + std::chrono::seconds(1);
+        auto give_up =
+            std::chrono::steady_clock::now() + config.request_timeout + std::chrono::seconds(1);
         while (server.requests_in_flight() > 0 && std::chrono::steady_clock::now() < give_up) {
           drain_timer.expires_after(std::chrono::milliseconds(10));
           co_await drain_timer.async_wait(use_nothrow);

@@ -5,7 +5,9 @@
 #include <stdexcept>
 
 #include "common/config/values.hpp"
+#include "common/dns/names.hpp"
 #include "common/net/endpoint_address.hpp"
+#include "policyd/dnsbl/dnsbl_entry.hpp"
 #include "policyd/whitelist/whitelist.hpp"
 
 namespace mailsan::policyd {
@@ -38,6 +40,18 @@ void check_recipient_entries(const std::string& value) {
     if (!list.add(entry, &error)) throw std::invalid_argument(error);
 }
 
+void check_dnsbl_entries(const std::string& value) {
+  std::string error;
+  for (const auto& entry : config::split_list(value))
+    if (!dnsbl::parse_entry(entry, &error)) throw std::invalid_argument(entry + ": " + error);
+}
+
+void check_dns_servers(const std::string& value) {
+  for (const auto& server : config::split_list(value))
+    if (!dns::parse_server(server))
+      throw std::invalid_argument(server + ": not ADDRESS, ADDRESS:PORT or [IPv6]:PORT");
+}
+
 void check_readable_files(const std::string& value) {
   for (const auto& path : config::split_list(value))
     if (::access(path.c_str(), R_OK) != 0) throw std::invalid_argument("cannot read " + path);
@@ -64,7 +78,8 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                "file whose first line is the Redis AUTH password (empty: no AUTH)");
   t.add_integer("redis_database", &c.redis_database, 0, 0, 15, "Redis database number (SELECT)");
   t.add_duration("redis_timeout", &c.redis_timeout, seconds(2), seconds(1), seconds(60),
-                 "a Redis command not answered in this time (at most request_timeout - 0.5 s) is a Redis failure");
+                 "a Redis command not answered in this time (at most request_timeout - 0.5 s) is a "
+                 "Redis failure");
   t.add_string("hostname", &c.hostname, "",
                "this MX's name, used in added headers (empty: the system host name)");
   t.add_string("metrics_listen", &c.metrics_listen, "",
@@ -83,6 +98,22 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                 "concurrent policy connections; more are closed at once and logged");
   t.add_duration("whitelist_reload_interval", &c.whitelist_reload_interval, seconds(10), seconds(1),
                  seconds(3600), "how often whitelist files are checked for changes");
+  t.add_list("dns_servers", &c.dns_servers, "",
+             "DNS resolvers to ask, ADDRESS or ADDRESS:PORT (empty: those of /etc/resolv.conf)")
+      .with_check(check_dns_servers);
+  t.add_duration("dns_timeout", &c.dns_timeout, seconds(2), seconds(1), seconds(30),
+                 "how long one try of a DNS query waits for an answer");
+  t.add_integer(
+      "dns_tries", &c.dns_tries, 2, 1, 5,
+      "tries of a DNS query before it counts as timed out; a zone that times out scores 0");
+  t.add_integer("dns_cache_entries", &c.dns_cache_entries, 100000, 100, 10000000,
+                "DNS answers kept in memory; the least recently used are dropped");
+  t.add_duration("dns_min_ttl", &c.dns_min_ttl, seconds(30), seconds(0), seconds(kDay),
+                 "DNS answers are cached at least this long, whatever their TTL");
+  t.add_duration("dns_max_ttl", &c.dns_max_ttl, seconds(kDay), seconds(0), seconds(7 * kDay),
+                 "DNS answers are cached at most this long, whatever their TTL");
+  t.add_duration("dns_negative_ttl", &c.dns_negative_ttl, seconds(300), seconds(0), seconds(kDay),
+                 "a name that does not exist is cached at most this long");
 
   t.add_bool("whitelist.sasl_authenticated", &c.whitelist.sasl_authenticated, true,
              "SASL-authenticated clients skip every check");
@@ -92,8 +123,9 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_list("whitelist.client_files", &c.whitelist.client_files, "",
              "files with more client entries, one a line; reloaded when they change")
       .with_check(check_readable_files);
-  t.add_list("whitelist.recipients", &c.whitelist.recipients, "postmaster@, abuse@",
-             "recipients that skip greylisting but are still validated: user@, @domain or user@domain")
+  t.add_list(
+       "whitelist.recipients", &c.whitelist.recipients, "postmaster@, abuse@",
+       "recipients that skip greylisting but are still validated: user@, @domain or user@domain")
       .with_check(check_recipient_entries);
   t.add_list("whitelist.ccert_fingerprints", &c.whitelist.ccert_fingerprints, "",
              "TLS client-certificate fingerprints that skip every check");
@@ -104,7 +136,8 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_duration("greylist.retry_window", &c.greylist.retry_window, seconds(2 * kDay), seconds(60),
                  seconds(30 * kDay), "how long after the first attempt a retry still passes");
   t.add_duration("greylist.max_age", &c.greylist.max_age, seconds(35 * kDay), seconds(3600),
-                 seconds(365 * kDay), "how long a passed triplet or whitelisted client is kept after it was last seen");
+                 seconds(365 * kDay),
+                 "how long a passed triplet or whitelisted client is kept after it was last seen");
   t.add_integer("greylist.auto_whitelist", &c.greylist.auto_whitelist, 5, 0, 1000000,
                 "passes after which a client network skips greylisting (0: never)");
   t.add_duration("greylist.auto_whitelist_interval", &c.greylist.auto_whitelist_interval,
@@ -114,15 +147,36 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                 "IPv4 clients are greylisted by network of this prefix length");
   t.add_integer("greylist.ipv6_prefix", &c.greylist.ipv6_prefix, 64, 16, 128,
                 "IPv6 clients are greylisted by network of this prefix length");
-  t.add_choice("greylist.failure_mode", &c.greylist.failure_mode, "fail_open",
-               {"fail_open", "fail_closed"},
-               "Redis down or slow: fail_open skips greylisting, fail_closed defers with 451 4.3.0");
+  t.add_choice(
+      "greylist.failure_mode", &c.greylist.failure_mode, "fail_open", {"fail_open", "fail_closed"},
+      "Redis down or slow: fail_open skips greylisting, fail_closed defers with 451 4.3.0");
   t.add_string("greylist.defer_reply", &c.greylist.defer_reply,
                "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in ${seconds} seconds",
                "policy action for a greylisted triplet; ${seconds} is the time left");
   t.add_string("greylist.header", &c.greylist.header,
                "X-Greylist: delayed ${seconds} seconds by mailsan-policyd at ${hostname}; ${date}",
                "header prepended once per message that passed after a delay");
+
+  t.add_list("rbl.zones", &c.rbl.zones, "",
+             "DNSBL/DNSWL zones for the client address: zone[=d.d.d.d filter]*weight, e.g. "
+             "zen.example*2, wl.example=127.0.[0..255].[2..3]*-5 (weight 1 if none)")
+      .with_check(check_dnsbl_entries);
+  t.add_list("rbl.rhsbl", &c.rbl.rhsbl, "",
+             "RHSBL zones for the sender domain, HELO name and client name, written as rbl.zones")
+      .with_check(check_dnsbl_entries);
+  t.add_integer("rbl.reject_score", &c.rbl.reject_score, 3, 1, 100000,
+                "a client whose zones' weights sum to this or more is rejected");
+  t.add_integer("rbl.greylist_score", &c.rbl.greylist_score, 1, 1, 100000,
+                "a sum of this or more forces greylisting, even for whitelisted recipients and the "
+                "auto-whitelist");
+  t.add_duration("rbl.greylist_delay", &c.rbl.greylist_delay, seconds(300), seconds(0),
+                 seconds(kDay), "how long greylisting forced by the score defers a new triplet");
+  t.add_integer("rbl.skip_score", &c.rbl.skip_score, -1, -100000, -1,
+                "a sum of this or less (DNSWL listings) skips greylisting and sender verification");
+  t.add_string("rbl.reply", &c.rbl.reply,
+               "554 5.7.1 Service unavailable; client [${ip}] blocked using ${zone}${reason}",
+               "policy action for a rejected client; ${reason} is \"; \" and the zone's TXT "
+               "record, or empty");
   return t;
 }
 

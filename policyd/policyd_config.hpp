@@ -34,6 +34,16 @@ struct GreylistConfig {
   std::string header;
 };
 
+struct RblConfig {
+  std::vector<std::string> zones;  // "zone[=filter]*weight" entries for the client address
+  std::vector<std::string> rhsbl;  // the same for sender domain, HELO and client name
+  std::int64_t reject_score = 3;
+  std::int64_t greylist_score = 1;
+  std::int64_t skip_score = -1;
+  std::chrono::seconds greylist_delay{300};
+  std::string reply;
+};
+
 struct PolicydConfig {
   std::string listen;
   std::string redis;
@@ -50,8 +60,16 @@ struct PolicydConfig {
   std::string user;
   std::int64_t max_connections = 4096;
   std::chrono::seconds whitelist_reload_interval{10};
+  std::vector<std::string> dns_servers;
+  std::chrono::seconds dns_timeout{2};
+  std::int64_t dns_tries = 2;
+  std::int64_t dns_cache_entries = 100000;
+  std::chrono::seconds dns_min_ttl{30};
+  std::chrono::seconds dns_max_ttl{86400};
+  std::chrono::seconds dns_negative_ttl{300};
   WhitelistConfig whitelist;
   GreylistConfig greylist;
+  RblConfig rbl;
 };
 
 // Binds every option to a field of `config` and sets the defaults.

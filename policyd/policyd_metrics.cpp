@@ -6,9 +6,11 @@ PolicydMetrics::PolicydMetrics(metrics::Registry& r)
     : requests(r.counter("mailsan_policy_requests_total", "policy requests answered")),
       protocol_errors(r.counter("mailsan_policy_protocol_errors_total",
                                 "malformed or oversized requests (connection closed)")),
-      connections_total(r.counter("mailsan_policy_connections_total", "policy connections accepted")),
-      connections_refused(r.counter("mailsan_policy_connections_refused_total",
-                                    "connections closed at once because max_connections was reached")),
+      connections_total(
+          r.counter("mailsan_policy_connections_total", "policy connections accepted")),
+      connections_refused(
+          r.counter("mailsan_policy_connections_refused_total",
+                    "connections closed at once because max_connections was reached")),
       connections(r.gauge("mailsan_policy_connections", "policy connections open now")),
       redis_errors(r.counter("mailsan_backend_errors_total", "failed backend operations",
                              {{"backend", "redis"}})),
@@ -16,6 +18,8 @@ PolicydMetrics::PolicydMetrics(metrics::Registry& r)
                               {{"backend", "redis"}})),
       request_timeouts(r.counter("mailsan_policy_request_timeouts_total",
                                  "requests answered DUNNO because request_timeout passed")),
+      dns_cache_hits(r.counter("mailsan_policy_dns_cache_hits_total",
+                               "DNS answers the checks got from the resolver's cache")),
       registry_(r) {}
 
 metrics::Counter& PolicydMetrics::verdict(std::string_view verdict) {
@@ -39,12 +43,26 @@ metrics::Histogram& PolicydMetrics::check_latency(std::string_view check) {
 metrics::Counter& PolicydMetrics::check_outcome(std::string_view check, std::string_view outcome) {
   // Looked up on every request: no allocation once the pair was seen.
   auto by_check = outcomes_.find(check);
-  if (by_check == outcomes_.end()) by_check = outcomes_.emplace(std::string(check), decltype(by_check->second){}).first;
+  if (by_check == outcomes_.end())
+    by_check = outcomes_.emplace(std::string(check), decltype(by_check->second){}).first;
   auto it = by_check->second.find(outcome);
   if (it != by_check->second.end()) return *it->second;
   auto& c = registry_.counter("mailsan_policy_check_outcomes_total", "outcomes of each check",
                               {{"check", std::string(check)}, {"outcome", std::string(outcome)}});
   by_check->second.emplace(std::string(outcome), &c);
+  return c;
+}
+
+metrics::Counter& PolicydMetrics::dnsbl_lookup(std::string_view zone, std::string_view outcome) {
+  auto by_zone = dnsbl_lookups_.find(zone);
+  if (by_zone == dnsbl_lookups_.end())
+    by_zone = dnsbl_lookups_.emplace(std::string(zone), decltype(by_zone->second){}).first;
+  auto it = by_zone->second.find(outcome);
+  if (it != by_zone->second.end()) return *it->second;
+  auto& c =
+      registry_.counter("mailsan_policy_dnsbl_lookups_total", "DNSBL lookups by zone and outcome",
+                        {{"zone", std::string(zone)}, {"outcome", std::string(outcome)}});
+  by_zone->second.emplace(std::string(outcome), &c);
   return c;
 }
 

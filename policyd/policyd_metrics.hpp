@@ -22,6 +22,7 @@ class PolicydMetrics {
   metrics::Counter& redis_errors;
   metrics::Gauge& redis_connected;
   metrics::Counter& request_timeouts;
+  metrics::Counter& dns_cache_hits;
 
   // mailsan_policy_verdicts_total{verdict="..."}; created on first use.
   metrics::Counter& verdict(std::string_view verdict);
@@ -29,12 +30,18 @@ class PolicydMetrics {
   metrics::Histogram& check_latency(std::string_view check);
   // mailsan_policy_check_outcomes_total{check="...",outcome="..."}
   metrics::Counter& check_outcome(std::string_view check, std::string_view outcome);
+  // mailsan_policy_dnsbl_lookups_total{outcome="...",zone="..."}: listed,
+  // not_listed, failed or timeout per zone, so a broken list shows.
+  metrics::Counter& dnsbl_lookup(std::string_view zone, std::string_view outcome);
 
  private:
   metrics::Registry& registry_;
   std::map<std::string, metrics::Counter*, std::less<>> verdicts_;
   std::map<std::string, metrics::Histogram*, std::less<>> latencies_;
-  std::map<std::string, std::map<std::string, metrics::Counter*, std::less<>>, std::less<>> outcomes_;
+  std::map<std::string, std::map<std::string, metrics::Counter*, std::less<>>, std::less<>>
+      outcomes_;
+  std::map<std::string, std::map<std::string, metrics::Counter*, std::less<>>, std::less<>>
+      dnsbl_lookups_;
 };
 
 }  // namespace mailsan::policyd

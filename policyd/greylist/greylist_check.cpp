@@ -16,7 +16,8 @@ GreylistKeys greylist_keys(std::string_view prefix, const net::IpAddress& client
                            std::string_view sender, std::string_view recipient,
                            unsigned ipv4_prefix, unsigned ipv6_prefix) {
   const net::IpAddress ip = client.unmapped();
-  net::Cidr network{ip.masked(ip.v6 ? ipv6_prefix : ipv4_prefix), ip.v6 ? ipv6_prefix : ipv4_prefix};
+  net::Cidr network{ip.masked(ip.v6 ? ipv6_prefix : ipv4_prefix),
+                    ip.v6 ? ipv6_prefix : ipv4_prefix};
   // The network is printed from parsed bytes, never copied from the request.
   const std::string tag = "{" + network.to_string() + "}";
   util::StableHash h;
@@ -60,7 +61,7 @@ asio::awaitable<std::optional<Decision>> GreylistCheck::decide(Transaction& tx) 
   std::shared_ptr<const Settings> s = settings_;
   const GreylistConfig& g = s->greylist;
   if (!g.enable) co_return std::nullopt;
-  if (tx.skip_greylist) {
+  if (tx.skip_greylist && !tx.force_greylist) {
     metrics_.check_outcome("greylist", "skipped").inc();
     co_return std::nullopt;
   }
@@ -70,15 +71,31 @@ asio::awaitable<std::optional<Decision>> GreylistCheck::decide(Transaction& tx) 
     metrics_.check_outcome("greylist", "no_client_address").inc();
     co_return std::nullopt;
   }
-  GreylistKeys keys = greylist_keys(s->prefix, *tx.client_ip, tx.request.sender(), tx.request.recipient(),
-                                    static_cast<unsigned>(g.ipv4_prefix), static_cast<unsigned>(g.ipv6_prefix));
+  GreylistKeys keys =
+      greylist_keys(s->prefix, *tx.client_ip, tx.request.sender(), tx.request.recipient(),
+                    static_cast<unsigned>(g.ipv4_prefix), static_cast<unsigned>(g.ipv6_prefix));
   const std::string_view key_args[] = {keys.triplet, keys.network};
-  const std::string_view args[] = {s->script_args[0], s->script_args[1], s->script_args[2],
-                                   s->script_args[3], s->script_args[4]};
+  // Forced greylisting (a DNSBL score) has its own delay and ignores the
+  // auto-whitelist, which a listed client must not get past; only then are
+  // arguments formatted per request.
+  std::string forced_delay;
+  std::string_view delay_arg = s->script_args[0];
+  std::string_view auto_whitelist_arg = s->script_args[3];
+  if (tx.force_greylist) {
+    if (tx.greylist_delay) {
+      forced_delay = std::to_string(tx.greylist_delay->count());
+      delay_arg = forced_delay;
+    }
+    auto_whitelist_arg = "0";
+    tx.notes.push_back("greylist_forced=yes");
+  }
+  const std::string_view args[] = {delay_arg, s->script_args[1], s->script_args[2],
+                                   auto_whitelist_arg, s->script_args[4]};
 
   redis::Result r = co_await redis_.eval(script_, key_args, args);
   const auto& reply = r.reply;
-  bool well_formed = !r.ec && reply.type == redis::Reply::Type::array && reply.elements.size() == 2 &&
+  bool well_formed = !r.ec && reply.type == redis::Reply::Type::array &&
+                     reply.elements.size() == 2 &&
                      reply.elements[1].type == redis::Reply::Type::integer;
   if (!well_formed) {
     metrics_.redis_errors.inc();

@@ -49,7 +49,9 @@ asio::awaitable<std::optional<Decision>> Pipeline::run_checks(std::shared_ptr<Tr
           },
           asio::detached);
     }
-    co_await all_done->async_wait(asio::as_tuple(asio::use_awaitable));
+    // co_spawn may run a lookup to its end before returning (a cache hit that
+    // never suspends); then there is nothing left to wait for.
+    if (*left > 0) co_await all_done->async_wait(asio::as_tuple(asio::use_awaitable));
   }
   for (const auto& c : checks_) {
     auto start = Clock::now();
@@ -79,9 +81,13 @@ asio::awaitable<std::string> Pipeline::evaluate(const PolicyRequest& request, Me
   auto tx = std::make_shared<Transaction>(request);
   tx->client_ip = net::IpAddress::parse(request.client_address());
 
+  // Asked per request: a reload may turn a check's lookups on or off.
+  bool has_lookups = false;
+  for (const auto& c : checks_) has_lookups = has_lookups || c->has_lookup();
+
   Decision decision{"DUNNO", "dunno", ""};
   try {
-    if (has_lookups_) {
+    if (has_lookups) {
       asio::steady_timer deadline(executor_, request_timeout_);
       auto outcome = co_await (run_checks(tx) || deadline.async_wait(asio::use_awaitable));
       if (outcome.index() == 0) {

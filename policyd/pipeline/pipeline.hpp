@@ -23,10 +23,7 @@ class Pipeline {
   Pipeline(boost::asio::any_io_executor ex, PolicydMetrics& metrics)
       : executor_(std::move(ex)), metrics_(metrics) {}
 
-  void add(std::unique_ptr<Check> check) {
-    has_lookups_ = has_lookups_ || check->has_lookup();
-    checks_.push_back(std::move(check));
-  }
+  void add(std::unique_ptr<Check> check) { checks_.push_back(std::move(check)); }
   void set_request_timeout(std::chrono::milliseconds t) { request_timeout_ = t; }
 
   // The policy action for one request (without "action="). Never throws.
@@ -40,7 +37,6 @@ class Pipeline {
   PolicydMetrics& metrics_;
   std::vector<std::unique_ptr<Check>> checks_;
   std::chrono::milliseconds request_timeout_{8000};
-  bool has_lookups_ = false;
 };
 
 }  // namespace mailsan::policyd

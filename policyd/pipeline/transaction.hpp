@@ -45,8 +45,22 @@ struct Transaction {
   const PolicyRequest& request;
   std::optional<net::IpAddress> client_ip;  // nullopt when Postfix sent none usable
 
-  bool skip_all = false;        // whitelisted client: nothing else runs
-  bool skip_greylist = false;   // whitelisted recipient (and later: DNSWL, SPF pass)
+  bool skip_all = false;       // whitelisted client: nothing else runs
+  bool skip_greylist = false;  // whitelisted recipient, DNSWL (and later: SPF pass)
+  bool skip_callout = false;   // DNSWL score at or below [rbl] skip_score
+  // DNSBL scoring forces greylisting even where it would be skipped (a
+  // whitelisted recipient, the auto-whitelist), with its own delay.
+  bool force_greylist = false;
+  std::optional<std::chrono::seconds> greylist_delay;
+
+  // What the DNSBL lookups found (SPEC §2.1 step 3).
+  struct DnsblHit {
+    std::string zone;
+    int weight = 0;
+    std::string reason;  // the zone's TXT record, sanitised; may be empty
+  };
+  int dnsbl_score = 0;
+  std::vector<DnsblHit> dnsbl_hits;  // zones that listed the client or a domain
   std::vector<std::string> headers;  // headers a check wants prepended
   std::vector<std::string> notes;    // "greylist=pass" etc., for the decision log
   std::vector<CheckTiming> timings;
@@ -54,9 +68,9 @@ struct Transaction {
 
 // A decisive outcome; the first one in pipeline order wins.
 struct Decision {
-  std::string action;  // the policy action, e.g. "DEFER_IF_PERMIT 4.7.1 ..."
-  std::string verdict; // metrics and log label: defer, reject, skip, ...
-  std::string reason;  // which check and why, for the log
+  std::string action;   // the policy action, e.g. "DEFER_IF_PERMIT 4.7.1 ..."
+  std::string verdict;  // metrics and log label: defer, reject, skip, ...
+  std::string reason;   // which check and why, for the log
 };
 
 }  // namespace mailsan::policyd

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/redis/client.hpp"
+#include "test/support/run_coroutine.hpp"
 #include "test/support/process.hpp"
 #include "test/support/redis_server.hpp"
 
@@ -29,6 +30,8 @@ using mailsan::redis::Reply;
 using mailsan::redis::Result;
 using mailsan::redis::Script;
 using mailsan::test::RedisServer;
+using mailsan::test::run_test;
+using mailsan::test::sleep_for;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -43,26 +46,6 @@ Options quick_options(const std::string& address) {
   return o;
 }
 
-// Runs one test coroutine on io until it returns, rethrowing what it threw
-// (a failed REQUIRE), with an overall limit so a hang fails instead of
-// blocking the suite.
-void run_test(asio::io_context& io, asio::awaitable<void> body) {
-  std::exception_ptr failure;
-  bool finished = false;
-  asio::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
-    failure = e;
-    finished = true;
-    io.stop();
-  });
-  io.run_for(60s);
-  if (failure) std::rethrow_exception(failure);
-  REQUIRE(finished);
-}
-
-asio::awaitable<void> sleep_for(Clock::duration d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  co_await timer.async_wait(asio::use_awaitable);
-}
 
 // Polls, since "connected" is a state the client reaches on its own.
 asio::awaitable<bool> eventually_connected(Client& client, Clock::duration limit = 10s) {
