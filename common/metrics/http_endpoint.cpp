@@ -154,17 +154,15 @@ void HttpEndpoint::start(const std::string& listen) {
   if (!address) throw std::runtime_error("metrics listen address '" + listen + "': " + error);
   if (address->kind != net::EndpointAddress::Kind::inet)
     throw std::runtime_error("metrics listen address '" + listen + "': must be HOST:PORT");
-  std::string port = std::to_string(address->port);
 
+  // A numeric address only: the daemons make no blocking name lookups.
   boost::system::error_code ec;
-  tcp::resolver resolver(impl_->strand);
-  auto endpoints = resolver.resolve(address->host, port,
-                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec || endpoints.empty())
-    throw std::runtime_error("metrics listen address '" + listen + "': " + ec.message());
+  auto ip = boost::asio::ip::make_address(address->host, ec);
+  if (ec)
+    throw std::runtime_error("metrics listen address '" + listen + "': must be an IP address");
+  const tcp::endpoint endpoint(ip, address->port);
 
   tcp::acceptor acceptor(impl_->strand);
-  tcp::endpoint endpoint = endpoints.begin()->endpoint();
   try {
     acceptor.open(endpoint.protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));

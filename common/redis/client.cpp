@@ -13,6 +13,8 @@
 // all entries then fail with errc::timeout and the connection is replaced.
 #include "common/redis/client.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -509,8 +511,30 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     if (!options_.password_file.empty() &&
         !read_password(options_.password_file, &password, &last_error_))
       co_return false;
+    // hiredis would look a host name up with a blocking getaddrinfo on this
+    // thread; Asio's resolver runs it on a thread of its own instead.
+    net::EndpointAddress target = *address_;
+    if (target.kind == net::EndpointAddress::Kind::inet) {
+      boost::system::error_code numeric;
+      asio::ip::make_address(target.host, numeric);
+      if (numeric) {
+        asio::ip::tcp::resolver resolver(ex_);
+        auto [rec, results] = co_await resolver.async_resolve(
+            target.host, std::to_string(target.port), asio::as_tuple(asio::use_awaitable));
+        if (rec || results.empty()) {
+          last_error_ = "cannot resolve " + target.host + ": " +
+                        (rec ? rec.message() : std::string("no address"));
+          co_return false;
+        }
+        // A name may have several addresses (::1 and 127.0.0.1 for
+        // localhost); each failed attempt moves on to the next one.
+        std::vector<asio::ip::address> addresses;
+        for (const auto& r : results) addresses.push_back(r.endpoint().address());
+        target.host = addresses[name_attempt_++ % addresses.size()].to_string();
+      }
+    }
     std::string error;
-    connection_ = HiredisConnection::open(ex_, *address_, *this, &error);
+    connection_ = HiredisConnection::open(ex_, target, *this, &error);
     if (connection_ == nullptr) {
       last_error_ = std::move(error);
       co_return false;
@@ -559,6 +583,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
   }
 
   asio::any_io_executor ex_;
+  std::size_t name_attempt_ = 0;  // which of a host name's addresses to try next
   Options options_;
   std::optional<net::EndpointAddress> address_;
   std::string address_error_;

@@ -745,3 +745,19 @@ TEST_CASE("pipelined throughput of one client from 64 coroutines", "[.bench][red
   }());
   CHECK(client.stats().errors == 0);
 }
+
+TEST_CASE("a host name is looked up without blocking and its addresses are tried in turn",
+          "[redis]") {
+  // localhost may come back as ::1 before 127.0.0.1, where this server is not.
+  RedisServer redis;
+  asio::io_context io;
+  Client client(io.get_executor(), quick_options("tcp:localhost:" + std::to_string(redis.port())));
+  client.start();
+  run_test(io, [&]() -> asio::awaitable<void> {
+    REQUIRE(co_await eventually_connected(client));
+    Result r = co_await client.command("SET", "via", "name");
+    CHECK(r.reply.str == "OK");
+    client.stop();
+  }());
+  CHECK(redis.cli({"GET", "via"}) == "name");
+}
