@@ -83,7 +83,7 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_string("hostname", &c.hostname, "",
                "this MX's name, used in added headers (empty: the system host name)");
   t.add_string("metrics_listen", &c.metrics_listen, "",
-               "HOST:PORT for Prometheus metrics at /metrics (empty: off)");
+               "IP:PORT for Prometheus metrics at /metrics (empty: off)");
   t.add_duration("request_timeout", &c.request_timeout, seconds(8), seconds(1), seconds(300),
                  "deadline for all checks of one request; past it the answer is DUNNO");
   t.add_list("local_domains", &c.local_domains, "",
