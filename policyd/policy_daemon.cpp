@@ -20,6 +20,7 @@
 #include "policyd/greylist/greylist_check.hpp"
 #include "policyd/pipeline/pipeline.hpp"
 #include "policyd/server/policy_server.hpp"
+#include "policyd/spf/spf_check.hpp"
 #include "policyd/whitelist/whitelist_check.hpp"
 
 namespace mailsan::policyd {
@@ -127,9 +128,11 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   pipeline.set_request_timeout(config.request_timeout);
   auto whitelist_check = std::make_unique<WhitelistCheck>(metrics);
   auto dnsbl_check = std::make_unique<DnsblCheck>(*resolver, metrics);
+  auto spf_check = std::make_unique<SpfCheck>(*resolver, metrics);
   auto greylist_check = std::make_unique<GreylistCheck>(redis, metrics);
   WhitelistCheck* whitelist = whitelist_check.get();
   DnsblCheck* dnsbl = dnsbl_check.get();
+  SpfCheck* spf = spf_check.get();
   GreylistCheck* greylist = greylist_check.get();
   try {
     whitelist->set(Whitelist::build(config.whitelist));
@@ -138,10 +141,12 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
   }
+  spf->configure(config);
   greylist->configure(config);
-  // SPEC §2.1 order; LDAP goes before dnsbl, SPF and the callout after it.
+  // SPEC §2.1 order; LDAP goes before dnsbl, the callout after SPF.
   pipeline.add(std::move(whitelist_check));
   pipeline.add(std::move(dnsbl_check));
+  pipeline.add(std::move(spf_check));
   pipeline.add(std::move(greylist_check));
 
   PolicyServer server(ex, pipeline, metrics);
@@ -227,6 +232,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
             init_logging(config);
             pipeline.set_request_timeout(config.request_timeout);
             server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+            spf->configure(config);
             greylist->configure(config);
             try {
               dnsbl->configure(config);

@@ -177,6 +177,35 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                "554 5.7.1 Service unavailable; client [${ip}] blocked using ${zone}${reason}",
                "policy action for a rejected client; ${reason} is \"; \" and the zone's TXT "
                "record, or empty");
+
+  const std::vector<std::string> spf_actions = {"reject", "defer", "greylist", "continue"};
+  t.add_bool("spf.enable", &c.spf.enable, true,
+             "check the sender (the HELO name for the null sender) with SPF, RFC 7208");
+  t.add_choice("spf.pass_action", &c.spf.pass_action, "continue", spf_actions,
+               "what an SPF pass does: reject, defer, greylist (forced) or continue");
+  t.add_choice("spf.fail_action", &c.spf.fail_action, "reject", spf_actions,
+               "what an SPF fail does");
+  t.add_choice("spf.softfail_action", &c.spf.softfail_action, "greylist", spf_actions,
+               "what an SPF softfail does; greylist forces greylisting even where it would be "
+               "skipped");
+  t.add_choice("spf.neutral_action", &c.spf.neutral_action, "continue", spf_actions,
+               "what an SPF neutral result does");
+  t.add_choice("spf.none_action", &c.spf.none_action, "continue", spf_actions,
+               "what a sender domain without an SPF record does");
+  t.add_choice("spf.temperror_action", &c.spf.temperror_action, "defer", spf_actions,
+               "what an SPF temporary error does (DNS failing or slower than request_timeout)");
+  t.add_choice("spf.permerror_action", &c.spf.permerror_action, "continue", spf_actions,
+               "what an SPF permanent error (a broken record) does");
+  t.add_bool("spf.pass_skips_callout", &c.spf.pass_skips_callout, false,
+             "an SPF pass skips sender verification");
+  t.add_bool("spf.header", &c.spf.header, true,
+             "prepend a Received-SPF: header once per message that goes on");
+  t.add_string("spf.reject_reply", &c.spf.reject_reply,
+               "550 5.7.23 <${sender}>: SPF check failed: ${explanation}",
+               "policy action for a result whose action is reject; ${sender}, ${result}, "
+               "${explanation} (the domain's exp= text, or what went wrong)");
+  t.add_string("spf.defer_reply", &c.spf.defer_reply, "451 4.4.3 SPF temporary error",
+               "policy action for a result whose action is defer; placeholders as reject_reply");
   return t;
 }
 

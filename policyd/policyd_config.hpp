@@ -44,6 +44,23 @@ struct RblConfig {
   std::string reply;
 };
 
+// SPF (SPEC §2.1 step 4): what each result does. An action is reject, defer,
+// greylist or continue.
+struct SpfConfig {
+  bool enable = true;
+  std::string pass_action = "continue";
+  std::string fail_action = "reject";
+  std::string softfail_action = "greylist";
+  std::string neutral_action = "continue";
+  std::string none_action = "continue";
+  std::string temperror_action = "defer";
+  std::string permerror_action = "continue";
+  bool pass_skips_callout = false;
+  bool header = true;
+  std::string reject_reply;
+  std::string defer_reply;
+};
+
 struct PolicydConfig {
   std::string listen;
   std::string redis;
@@ -70,6 +87,7 @@ struct PolicydConfig {
   WhitelistConfig whitelist;
   GreylistConfig greylist;
   RblConfig rbl;
+  SpfConfig spf;
 };
 
 // Binds every option to a field of `config` and sets the defaults.

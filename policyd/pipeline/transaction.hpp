@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/net/cidr.hpp"
+#include "common/spf/spf.hpp"
 #include "policyd/protocol/policy_request.hpp"
 
 namespace mailsan::policyd {
@@ -47,7 +48,7 @@ struct Transaction {
 
   bool skip_all = false;       // whitelisted client: nothing else runs
   bool skip_greylist = false;  // whitelisted recipient, DNSWL (and later: SPF pass)
-  bool skip_callout = false;   // DNSWL score at or below [rbl] skip_score
+  bool skip_callout = false;   // DNSWL score at or below [rbl] skip_score, SPF pass
   // DNSBL scoring forces greylisting even where it would be skipped (a
   // whitelisted recipient, the auto-whitelist), with its own delay.
   bool force_greylist = false;
@@ -61,6 +62,11 @@ struct Transaction {
   };
   int dnsbl_score = 0;
   std::vector<DnsblHit> dnsbl_hits;  // zones that listed the client or a domain
+
+  // What the SPF evaluation found (SPEC §2.1 step 4); nullopt when it did not
+  // run (no client address). The header is built with the request it asked.
+  std::optional<spf::Outcome> spf;
+  std::string spf_header;
   std::vector<std::string> headers;  // headers a check wants prepended
   std::vector<std::string> notes;    // "greylist=pass" etc., for the decision log
   std::vector<CheckTiming> timings;

@@ -49,7 +49,8 @@ PolicydSettings settings_for(const RedisServer& redis, const UnboundServer& dns,
   PolicydSettings s;
   s.redis = redis.address();
   s.greylist_delay = 300;
-  s.extra_top = "dns_servers = " + dns.address() + "\n" + top;
+  s.dns_servers = dns.address();
+  s.extra_top = top;
   s.extra_sections = "[rbl]\n" + rbl;
   return s;
 }

@@ -27,7 +27,7 @@ TEST_CASE("Postfix rejects a listed client at RCPT and lets a DNSWL client skip 
   PolicydSettings policyd_settings;
   policyd_settings.redis = redis.address();
   policyd_settings.greylist_delay = 300;
-  policyd_settings.extra_top = "dns_servers = " + dns.address() + "\n";
+  policyd_settings.dns_servers = dns.address();
   policyd_settings.extra_sections =
       "[rbl]\nzones = bl.test*3, wl.test=127.0.0.2*-5\nreject_score = 3\n";
   PolicydProcess policyd(policyd_settings);

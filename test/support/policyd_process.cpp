@@ -21,7 +21,11 @@ PolicydProcess::PolicydProcess(const PolicydSettings& s)
        << "redis = " << s.redis << "\n"
        << "hostname = " << s.hostname << "\n"
        << "log_level = debug\n"
+       << "dns_servers = " << s.dns_servers << "\n"
        << s.extra_top << "\n"
+       // [greylist] comes last: tests append its keys to extra_sections.
+       << "[spf]\n"
+       << "enable = " << (s.spf ? "yes" : "no") << "\n"
        << "[greylist]\n"
        << "delay = " << s.greylist_delay << "\n"
        << s.extra_sections << "\n";

@@ -18,6 +18,13 @@ struct PolicydSettings {
   int greylist_delay = 300;
   std::string hostname = "mx1.test";
   std::string unix_socket;    // listen on this unix socket instead of TCP
+  // SPF is on by default in the daemon, but would ask the system's resolver
+  // about every test sender; tests that mean SPF turn it on and give
+  // dns_servers in extra_top.
+  bool spf = false;
+  // Tests never ask the machine's resolver: without a test DNS server of
+  // their own, queries go to a loopback port where nothing answers.
+  std::string dns_servers = "127.0.0.1:9";
 };
 
 class PolicydProcess {
