@@ -442,3 +442,13 @@ TEST_CASE("The cache drops its least recently used entry when full", "[dns]") {
   CHECK(server.queries_for("v6.example.test", "AAAA") == 2);
   CHECK(server.queries_for("a.example.test", "A") == 1);
 }
+
+TEST_CASE("a zone whose servers fail is answered SERVFAIL", "[dns]") {
+  UnboundServer server({"servfail-zone: servfail.test."});
+  asio::io_context io;
+  Resolver resolver(io.get_executor(), options_for(server));
+  run_test(io, [&]() -> asio::awaitable<void> {
+    Answer a = co_await resolver.query("servfail.test", RecordType::txt);
+    CHECK(a.status == Status::servfail);
+  }());
+}

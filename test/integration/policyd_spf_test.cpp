@@ -37,6 +37,8 @@ std::vector<std::string> zone_data() {
       R"(local-data: 'softfail.test. 300 IN TXT "v=spf1 ip4:192.0.2.10 ~all"')",
       // Every answer is REFUSED at once: a DNS error, so temperror.
       R"(local-zone: "refused.test." refuse)",
+      // SERVFAIL, as from a resolver whose zone servers are dead.
+      "servfail-zone: servfail.test.",
       // Queries are dropped: the evaluation outlives its budget.
       R"(local-zone: "dropped.test." deny)",
   };
@@ -169,10 +171,12 @@ TEST_CASE("a DNS error while checking SPF is a temperror, deferred with 451 4.4.
   PolicydProcess policyd(settings_for(redis, dns));
   PolicyClient client(policyd.port());
   INFO(policyd.log());
+  CHECK(client.ask(rcpt_request("192.0.2.10", "alice@servfail.test", "bob@example.com")) ==
+        "451 4.4.3 SPF temporary error");
   CHECK(client.ask(rcpt_request("192.0.2.10", "alice@refused.test", "bob@example.com")) ==
         "451 4.4.3 SPF temporary error");
   CHECK(policyd.metric(
-            "mailsan_policy_check_outcomes_total{check=\"spf\",outcome=\"temperror\"}") == 1);
+            "mailsan_policy_check_outcomes_total{check=\"spf\",outcome=\"temperror\"}") == 2);
 }
 
 TEST_CASE("an SPF evaluation slower than its budget is a temperror answered in time",

@@ -106,7 +106,29 @@ void UnboundServer::start() {
   conf += "  module-config: \"iterator\"\n";
   conf += "  log-queries: yes\n";
   conf += "  local-zone: \".\" refuse\n";
-  for (const std::string& line : zone_lines_) conf += "  " + line + "\n";
+  // "servfail-zone: NAME" lines: unbound answers SERVFAIL for NAME, as a
+  // recursive resolver does when the zone's servers are dead. The zone is
+  // forwarded to a loopback port where nothing listens; with one retry and
+  // a short RTT cap that takes about 0.2 s.
+  std::vector<std::string> servfail_zones;
+  const std::string servfail_prefix = "servfail-zone:";
+  for (const std::string& line : zone_lines_) {
+    if (line.rfind(servfail_prefix, 0) == 0) {
+      std::string name = line.substr(servfail_prefix.size());
+      name.erase(0, name.find_first_not_of(' '));
+      servfail_zones.push_back(name);
+      conf += "  local-zone: \"" + name + "\" transparent\n";
+    } else {
+      conf += "  " + line + "\n";
+    }
+  }
+  if (!servfail_zones.empty()) {
+    conf += "  do-not-query-localhost: no\n";
+    conf += "  infra-cache-max-rtt: 100\n";
+    conf += "  outbound-msg-retry: 1\n";
+    for (const auto& name : servfail_zones)
+      conf += "forward-zone:\n  name: \"" + name + "\"\n  forward-addr: 127.0.0.1@9\n";
+  }
   conf += "remote-control:\n  control-enable: no\n";
   const auto conf_file = dir_.path() / "unbound.conf";
   write_file(conf_file, conf);

@@ -9,6 +9,7 @@
 //   local-data: 'txt.example.test. TXT "one" "two"'
 //   local-zone: "dropped.test." deny      (queries are dropped: timeouts)
 //   local-zone: "refused.test." refuse    (REFUSED at once)
+//   servfail-zone: servfail.test.         (SERVFAIL after about 0.2 s)
 #pragma once
 
 #include <cstddef>
