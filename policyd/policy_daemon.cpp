@@ -13,12 +13,14 @@
 
 #include "common/daemon/process_setup.hpp"
 #include "common/dns/resolver.hpp"
+#include "common/ldap/directory.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/http_endpoint.hpp"
 #include "common/redis/client.hpp"
 #include "policyd/dnsbl/dnsbl_check.hpp"
 #include "policyd/greylist/greylist_check.hpp"
 #include "policyd/pipeline/pipeline.hpp"
+#include "policyd/recipient/recipient_check.hpp"
 #include "policyd/server/policy_server.hpp"
 #include "policyd/spf/spf_check.hpp"
 #include "policyd/whitelist/whitelist_check.hpp"
@@ -60,6 +62,24 @@ dns::ResolverOptions resolver_options(const PolicydConfig& c) {
   o.max_ttl = c.dns_max_ttl;
   o.negative_ttl = c.dns_negative_ttl;
   return o;
+}
+
+ldap::Options ldap_options(const PolicydConfig& c) {
+  ldap::Options o;
+  o.uri = c.ldap.uri;
+  o.starttls = c.ldap.starttls;
+  o.bind_dn = c.ldap.bind_dn;
+  o.password_file = c.ldap.password_file;
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.ldap.timeout);
+  o.workers = static_cast<std::size_t>(c.ldap.workers);
+  return o;
+}
+
+// The directory's connections are made once; these options belong to them.
+bool same_ldap_connection(const PolicydConfig& a, const PolicydConfig& b) {
+  return a.ldap.uri == b.ldap.uri && a.ldap.starttls == b.ldap.starttls &&
+         a.ldap.bind_dn == b.ldap.bind_dn && a.ldap.password_file == b.ldap.password_file &&
+         a.ldap.timeout == b.ldap.timeout && a.ldap.workers == b.ldap.workers;
 }
 
 bool same_dns_options(const PolicydConfig& a, const PolicydConfig& b) {
@@ -124,13 +144,27 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
     return 2;
   }
 
+  // Only with a uri: without one there is no recipient validation, and no
+  // worker threads to keep.
+  std::unique_ptr<ldap::Directory> directory;
+  if (!config.ldap.uri.empty()) {
+    try {
+      directory = std::make_unique<ldap::Directory>(ex, ldap_options(config));
+    } catch (const std::exception& e) {
+      log::error("startup_failed").kv("option", "ldap.uri").kv("error", e.what());
+      return 2;
+    }
+  }
+
   Pipeline pipeline(ex, metrics);
   pipeline.set_request_timeout(config.request_timeout);
   auto whitelist_check = std::make_unique<WhitelistCheck>(metrics);
+  auto recipient_check = std::make_unique<RecipientCheck>(directory.get(), metrics);
   auto dnsbl_check = std::make_unique<DnsblCheck>(*resolver, metrics);
   auto spf_check = std::make_unique<SpfCheck>(*resolver, metrics);
   auto greylist_check = std::make_unique<GreylistCheck>(redis, metrics);
   WhitelistCheck* whitelist = whitelist_check.get();
+  RecipientCheck* recipient = recipient_check.get();
   DnsblCheck* dnsbl = dnsbl_check.get();
   SpfCheck* spf = spf_check.get();
   GreylistCheck* greylist = greylist_check.get();
@@ -141,10 +175,12 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
   }
+  recipient->configure(config);
   spf->configure(config);
   greylist->configure(config);
-  // SPEC §2.1 order; LDAP goes before dnsbl, the callout after SPF.
+  // SPEC §2.1 order; the callout will go after SPF.
   pipeline.add(std::move(whitelist_check));
+  pipeline.add(std::move(recipient_check));
   pipeline.add(std::move(dnsbl_check));
   pipeline.add(std::move(spf_check));
   pipeline.add(std::move(greylist_check));
@@ -223,6 +259,11 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
                   .kv("note", "listen, redis, metrics_listen and user change only with a restart");
             if (!same_dns_options(fresh, config))
               log::warning("reload_partial").kv("note", "dns_* options change only with a restart");
+            if (!same_ldap_connection(fresh, config))
+              log::warning("reload_partial")
+                  .kv("note",
+                      "ldap uri, starttls, bind_dn, password_file, timeout and workers change only "
+                      "with a restart");
             std::string keep_listen = config.listen, keep_redis = config.redis,
                         keep_metrics = config.metrics_listen;
             config = std::move(fresh);
@@ -232,6 +273,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
             init_logging(config);
             pipeline.set_request_timeout(config.request_timeout);
             server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+            recipient->configure(config);
             spf->configure(config);
             greylist->configure(config);
             try {

@@ -52,6 +52,23 @@ void check_dns_servers(const std::string& value) {
       throw std::invalid_argument(server + ": not ADDRESS, ADDRESS:PORT or [IPv6]:PORT");
 }
 
+// A filter must take the address somewhere, or every recipient would match
+// the same entries.
+void check_ldap_filter(const std::string& value) {
+  if (value.empty()) return;
+  if (value.find("%s") == std::string::npos)
+    throw std::invalid_argument("the filter has no %s for the address");
+  if (value.front() != '(' || value.back() != ')')
+    throw std::invalid_argument("an LDAP filter is enclosed in parentheses");
+}
+
+void check_ldap_uri(const std::string& value) {
+  for (const auto& uri : config::split_list(value))
+    if (uri.rfind("ldap://", 0) != 0 && uri.rfind("ldaps://", 0) != 0 &&
+        uri.rfind("ldapi://", 0) != 0)
+      throw std::invalid_argument(uri + ": not an ldap://, ldaps:// or ldapi:// URI");
+}
+
 void check_readable_files(const std::string& value) {
   for (const auto& path : config::split_list(value))
     if (::access(path.c_str(), R_OK) != 0) throw std::invalid_argument("cannot read " + path);
@@ -206,6 +223,47 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                "${explanation} (the domain's exp= text, or what went wrong)");
   t.add_string("spf.defer_reply", &c.spf.defer_reply, "451 4.4.3 SPF temporary error",
                "policy action for a result whose action is defer; placeholders as reject_reply");
+
+  t.add_string("ldap.uri", &c.ldap.uri, "",
+               "LDAP server(s) for recipient validation, ldap:// or ldaps://, several separated by "
+               "spaces (empty: no recipient validation); changes need a restart")
+      .with_check(check_ldap_uri);
+  t.add_string("ldap.base", &c.ldap.base, "", "search base of the recipient and alias searches");
+  t.add_string("ldap.bind_dn", &c.ldap.bind_dn, "",
+               "DN to bind as (empty: anonymous); changes need a restart");
+  t.add_string("ldap.password_file", &c.ldap.password_file, "",
+               "file whose first line is the bind password; changes need a restart");
+  t.add_bool("ldap.starttls", &c.ldap.starttls, false,
+             "StartTLS on ldap:// connections; changes need a restart");
+  t.add_duration("ldap.timeout", &c.ldap.timeout, seconds(3), seconds(1), seconds(60),
+                 "limit for connecting and for each search; a lookup also stops at "
+                 "request_timeout - 0.5 s; changes need a restart");
+  t.add_integer("ldap.workers", &c.ldap.workers, 2, 1, 64,
+                "threads asking the directory, each with its own connection; changes need a "
+                "restart");
+  t.add_string("ldap.recipient_filter", &c.ldap.recipient_filter,
+               "(&(objectClass=inetLocalMailRecipient)(mailLocalAddress=%s))",
+               "filter for a recipient; %s is the address (RFC 4515-escaped), tried as given, "
+               "without +detail, and as @domain for a catch-all")
+      .with_check(check_ldap_filter);
+  t.add_string("ldap.alias_filter", &c.ldap.alias_filter, "",
+               "filter for an alias, e.g. (&(objectClass=nisMailAlias)(cn=%s)); %s is the whole "
+               "address (empty: no alias search)")
+      .with_check(check_ldap_filter);
+  t.add_bool("ldap.allow_catchall", &c.ldap.allow_catchall, false,
+             "an @domain entry found with recipient_filter accepts every address of the domain");
+  t.add_duration("ldap.cache_ttl", &c.ldap.cache_ttl, seconds(300), seconds(0), seconds(kDay),
+                 "how long a recipient found in the directory is remembered (0: not cached)");
+  t.add_duration("ldap.negative_cache_ttl", &c.ldap.negative_cache_ttl, seconds(60), seconds(0),
+                 seconds(kDay), "how long an unknown recipient is remembered (0: not cached)");
+  t.add_integer("ldap.cache_entries", &c.ldap.cache_entries, 10000, 0, 10000000,
+                "recipients kept in the cache; the least recently used are dropped (0: no cache)");
+  t.add_string("ldap.unknown_reply", &c.ldap.unknown_reply, "550 5.1.1 User unknown",
+               "policy action for a recipient in local_domains that the directory does not know");
+  t.add_string("ldap.unavailable_reply", &c.ldap.unavailable_reply,
+               "451 4.3.0 Recipient lookup temporarily unavailable",
+               "policy action when the directory is down or too slow: a recipient that cannot be "
+               "checked is never accepted");
   return t;
 }
 

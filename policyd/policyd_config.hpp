@@ -61,6 +61,27 @@ struct SpfConfig {
   std::string defer_reply;
 };
 
+// Recipient validation against LDAP (SPEC §2.1 step 2). Off while uri is
+// empty. uri, starttls, bind_dn, password_file, timeout and workers belong to
+// the connections and change only with a restart.
+struct LdapConfig {
+  std::string uri;
+  std::string base;
+  std::string bind_dn;
+  std::string password_file;
+  bool starttls = false;
+  std::chrono::seconds timeout{3};
+  std::int64_t workers = 2;
+  std::string recipient_filter;
+  std::string alias_filter;
+  bool allow_catchall = false;
+  std::chrono::seconds cache_ttl{300};
+  std::chrono::seconds negative_cache_ttl{60};
+  std::int64_t cache_entries = 10000;
+  std::string unknown_reply;
+  std::string unavailable_reply;
+};
+
 struct PolicydConfig {
   std::string listen;
   std::string redis;
@@ -88,6 +109,7 @@ struct PolicydConfig {
   GreylistConfig greylist;
   RblConfig rbl;
   SpfConfig spf;
+  LdapConfig ldap;
 };
 
 // Binds every option to a field of `config` and sets the defaults.

@@ -20,6 +20,10 @@ PolicydMetrics::PolicydMetrics(metrics::Registry& r)
                                  "requests answered DUNNO because request_timeout passed")),
       dns_cache_hits(r.counter("mailsan_policy_dns_cache_hits_total",
                                "DNS answers the checks got from the resolver's cache")),
+      ldap_errors(r.counter("mailsan_backend_errors_total", "failed backend operations",
+                            {{"backend", "ldap"}})),
+      ldap_cache_hits(r.counter("mailsan_policy_ldap_cache_hits_total",
+                                "recipient lookups answered from the in-process cache")),
       registry_(r) {}
 
 metrics::Counter& PolicydMetrics::verdict(std::string_view verdict) {

@@ -23,6 +23,10 @@ class PolicydMetrics {
   metrics::Gauge& redis_connected;
   metrics::Counter& request_timeouts;
   metrics::Counter& dns_cache_hits;
+  // LDAP recipient validation: searches that failed or timed out, and
+  // answers served from the in-process cache instead of the directory.
+  metrics::Counter& ldap_errors;
+  metrics::Counter& ldap_cache_hits;
 
   // mailsan_policy_verdicts_total{verdict="..."}; created on first use.
   metrics::Counter& verdict(std::string_view verdict);

@@ -54,6 +54,12 @@ struct Transaction {
   bool force_greylist = false;
   std::optional<std::chrono::seconds> greylist_delay;
 
+  // What recipient validation found (SPEC §2.1 step 2). not_checked also
+  // means the lookup never finished, which for a local domain must not pass.
+  enum class RecipientStatus { not_checked, not_local, found, unknown, unavailable };
+  RecipientStatus recipient_status = RecipientStatus::not_checked;
+  std::string recipient_detail;  // which search matched (exact, detail, alias, ...) or why not
+
   // What the DNSBL lookups found (SPEC §2.1 step 3).
   struct DnsblHit {
     std::string zone;
