@@ -32,6 +32,7 @@ class DnsblCheck : public Check {
 
   std::string_view name() const override { return "dnsbl"; }
   // Only with zones configured, so a daemon without any pays for no lookup.
+  bool enabled() const override { return settings_->active; }
   bool has_lookup() const override { return settings_->active; }
   boost::asio::awaitable<void> lookup(Transaction& tx) override;
   boost::asio::awaitable<std::optional<Decision>> decide(Transaction& tx) override;

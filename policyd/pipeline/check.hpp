@@ -16,6 +16,9 @@ class Check {
  public:
   virtual ~Check() = default;
   virtual std::string_view name() const = 0;
+  // False while the check is switched off by its configuration: the pipeline
+  // then skips it altogether, so a check that is not used costs nothing.
+  virtual bool enabled() const { return true; }
   // Network lookups whose results decide() reads from the transaction. The
   // default has none.
   virtual bool has_lookup() const { return false; }

@@ -54,6 +54,7 @@ asio::awaitable<std::optional<Decision>> Pipeline::run_checks(std::shared_ptr<Tr
     if (*left > 0) co_await all_done->async_wait(asio::as_tuple(asio::use_awaitable));
   }
   for (const auto& c : checks_) {
+    if (!c->enabled()) continue;
     auto start = Clock::now();
     std::optional<Decision> d = co_await c->decide(*tx);
     double ms = ms_since(start);

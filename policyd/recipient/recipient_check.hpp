@@ -48,6 +48,7 @@ class RecipientCheck : public Check {
   void configure(const PolicydConfig& config);
 
   std::string_view name() const override { return "recipient"; }
+  bool enabled() const override { return settings_->active; }
   bool has_lookup() const override { return settings_->active; }
   boost::asio::awaitable<void> lookup(Transaction& tx) override;
   boost::asio::awaitable<std::optional<Decision>> decide(Transaction& tx) override;

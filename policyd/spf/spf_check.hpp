@@ -36,6 +36,7 @@ class SpfCheck : public Check {
   void configure(const PolicydConfig& config);
 
   std::string_view name() const override { return "spf"; }
+  bool enabled() const override { return settings_->spf.enable; }
   bool has_lookup() const override { return settings_->spf.enable; }
   boost::asio::awaitable<void> lookup(Transaction& tx) override;
   boost::asio::awaitable<std::optional<Decision>> decide(Transaction& tx) override;
