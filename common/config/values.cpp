@@ -82,12 +82,15 @@ bool parse_bool(std::string_view text) {
   throw std::invalid_argument(quoted(text) + " is not a boolean (use yes or no)");
 }
 
-std::chrono::seconds parse_duration(std::string_view text) {
+// A number with an optional one-letter unit suffix from `units`; throws
+// with `what` naming the expected form.
+template <typename Units>
+std::int64_t parse_with_unit(std::string_view text, const Units& units, const char* what) {
   std::string_view digits = text;
   std::int64_t unit = 1;
   if (!digits.empty()) {
     char last = lower(digits.back());
-    for (const Unit& u : kDurationUnits) {
+    for (const Unit& u : units) {
       if (last == u.suffix) {
         unit = u.factor;
         digits.remove_suffix(1);
@@ -96,31 +99,19 @@ std::chrono::seconds parse_duration(std::string_view text) {
     }
   }
   std::int64_t value = 0;
-  if (!parse_unsigned_digits(digits, &value))
-    throw std::invalid_argument(quoted(text) +
-                                " is not a duration (seconds, or a number with suffix s, m, h, "
-                                "d or w)");
-  return std::chrono::seconds(scaled(value, unit, text));
+  if (!parse_unsigned_digits(digits, &value)) throw std::invalid_argument(quoted(text) + what);
+  return scaled(value, unit, text);
+}
+
+std::chrono::seconds parse_duration(std::string_view text) {
+  return std::chrono::seconds(parse_with_unit(
+      text, kDurationUnits,
+      " is not a duration (seconds, or a number with suffix s, m, h, d or w)"));
 }
 
 std::int64_t parse_size(std::string_view text) {
-  std::string_view digits = text;
-  std::int64_t unit = 1;
-  if (!digits.empty()) {
-    char last = lower(digits.back());
-    for (const Unit& u : kSizeUnits) {
-      if (last == u.suffix) {
-        unit = u.factor;
-        digits.remove_suffix(1);
-        break;
-      }
-    }
-  }
-  std::int64_t value = 0;
-  if (!parse_unsigned_digits(digits, &value))
-    throw std::invalid_argument(quoted(text) +
-                                " is not a size (bytes, or a number with suffix k, m or g)");
-  return scaled(value, unit, text);
+  return parse_with_unit(text, kSizeUnits,
+                         " is not a size (bytes, or a number with suffix k, m or g)");
 }
 
 std::vector<std::string> split_list(std::string_view text) {
