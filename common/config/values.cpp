@@ -104,9 +104,9 @@ std::int64_t parse_with_unit(std::string_view text, const Units& units, const ch
 }
 
 std::chrono::seconds parse_duration(std::string_view text) {
-  return std::chrono::seconds(parse_with_unit(
-      text, kDurationUnits,
-      " is not a duration (seconds, or a number with suffix s, m, h, d or w)"));
+  return std::chrono::seconds(
+      parse_with_unit(text, kDurationUnits,
+                      " is not a duration (seconds, or a number with suffix s, m, h, d or w)"));
 }
 
 std::int64_t parse_size(std::string_view text) {

@@ -20,7 +20,9 @@ void raise_file_limit() {
   }
 }
 
-void ignore_sigpipe() { ::signal(SIGPIPE, SIG_IGN); }
+void ignore_sigpipe() {
+  ::signal(SIGPIPE, SIG_IGN);
+}
 
 void drop_privileges(const std::string& user) {
   if (user.empty()) return;

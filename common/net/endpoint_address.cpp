@@ -20,12 +20,15 @@ std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string
   if (text.starts_with("unix:")) {
     out.kind = EndpointAddress::Kind::unix_socket;
     out.path = std::string(text.substr(5));
-    if (out.path.empty() || out.path.front() != '/') return fail("unix socket path must be absolute");
+    if (out.path.empty() || out.path.front() != '/')
+      return fail("unix socket path must be absolute");
     if (out.path.size() >= 108) return fail("unix socket path too long");
     return out;
   }
-  if (text.starts_with("inet:")) text.remove_prefix(5);
-  else if (text.starts_with("tcp:")) text.remove_prefix(4);
+  if (text.starts_with("inet:"))
+    text.remove_prefix(5);
+  else if (text.starts_with("tcp:"))
+    text.remove_prefix(4);
 
   std::string_view host, port;
   if (text.starts_with("[")) {

@@ -13,8 +13,6 @@
 // all entries then fail with errc::timeout and the connection is replaced.
 #include "common/redis/client.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
-
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -25,6 +23,7 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>

@@ -7,12 +7,11 @@
 // completes without calling into hiredis.
 #include "common/redis/hiredis_connection.hpp"
 
-#include <charconv>
-
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/error.hpp>
+#include <charconv>
 #include <climits>
 #include <vector>
 
@@ -85,7 +84,8 @@ bool HiredisConnection::send(std::span<const std::string_view> argv) {
   char number[24];
   auto append_number = [&](char kind, std::size_t n) {
     out += kind;
-    out.append(number, static_cast<std::size_t>(std::to_chars(number, number + sizeof number, n).ptr - number));
+    out.append(number, static_cast<std::size_t>(
+                           std::to_chars(number, number + sizeof number, n).ptr - number));
     out += "\r\n";
   };
   append_number('*', argv.size());

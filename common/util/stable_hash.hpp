@@ -29,7 +29,8 @@ class StableHash {
   std::string hex() const {
     static constexpr char kDigits[] = "0123456789abcdef";
     std::string out(16, '0');
-    for (int i = 15; i >= 0; --i) out[static_cast<std::size_t>(15 - i)] = kDigits[(state_ >> (i * 4)) & 0xf];
+    for (int i = 15; i >= 0; --i)
+      out[static_cast<std::size_t>(15 - i)] = kDigits[(state_ >> (i * 4)) & 0xf];
     return out;
   }
 

@@ -3,10 +3,10 @@
 // written so a typo shows in the reply instead of vanishing.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <initializer_list>
 
 namespace mailsan::util {
 

@@ -1,9 +1,9 @@
 #include "policyd/pipeline/pipeline.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
@@ -66,7 +66,8 @@ asio::awaitable<std::optional<Decision>> Pipeline::run_checks(std::shared_ptr<Tr
   co_return std::nullopt;
 }
 
-asio::awaitable<std::string> Pipeline::evaluate(const PolicyRequest& request, MessageHeaders& headers) {
+asio::awaitable<std::string> Pipeline::evaluate(const PolicyRequest& request,
+                                                MessageHeaders& headers) {
   auto start = Clock::now();
   metrics_.requests.inc();
   headers.begin(request.instance());
@@ -138,7 +139,8 @@ void Pipeline::log_decision(const Transaction& tx, const Decision& d, std::strin
       .kv("action", action);
   for (const auto& n : tx.notes) {
     auto eq = n.find('=');
-    if (eq != std::string::npos) line.kv(std::string_view(n).substr(0, eq), std::string_view(n).substr(eq + 1));
+    if (eq != std::string::npos)
+      line.kv(std::string_view(n).substr(0, eq), std::string_view(n).substr(eq + 1));
   }
   for (const auto& t : tx.timings) line.kv(std::string(t.check) + "_ms", t.milliseconds);
   line.kv("ms", ms);

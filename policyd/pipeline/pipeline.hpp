@@ -27,11 +27,13 @@ class Pipeline {
   void set_request_timeout(std::chrono::milliseconds t) { request_timeout_ = t; }
 
   // The policy action for one request (without "action="). Never throws.
-  boost::asio::awaitable<std::string> evaluate(const PolicyRequest& request, MessageHeaders& headers);
+  boost::asio::awaitable<std::string> evaluate(const PolicyRequest& request,
+                                               MessageHeaders& headers);
 
  private:
   boost::asio::awaitable<std::optional<Decision>> run_checks(std::shared_ptr<Transaction> tx);
-  void log_decision(const Transaction& tx, const Decision& d, std::string_view action, double ms) const;
+  void log_decision(const Transaction& tx, const Decision& d, std::string_view action,
+                    double ms) const;
 
   boost::asio::any_io_executor executor_;
   PolicydMetrics& metrics_;

@@ -9,14 +9,15 @@ PolicyRequestParser::Status PolicyRequestParser::fail(const char* why) {
   return Status::error;
 }
 
-PolicyRequestParser::Status PolicyRequestParser::feed(std::string_view data, std::size_t* consumed) {
+PolicyRequestParser::Status PolicyRequestParser::feed(std::string_view data,
+                                                      std::size_t* consumed) {
   *consumed = 0;
   if (!error_.empty()) return Status::error;
   while (*consumed < data.size()) {
     std::string_view rest = data.substr(*consumed);
     const void* nl = std::memchr(rest.data(), '\n', rest.size());
-    std::size_t take = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data()) + 1
-                          : rest.size();
+    std::size_t take =
+        nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data()) + 1 : rest.size();
     if (request_.size_bytes() + take > limits_.max_request_bytes)
       return fail("request larger than the size limit");
     // Remember where '=' is while copying, so the line is scanned once.
@@ -24,7 +25,8 @@ PolicyRequestParser::Status PolicyRequestParser::feed(std::string_view data, std
       const void* eq = std::memchr(rest.data(), '=', nl ? take - 1 : take);
       if (eq) {
         has_equals_ = true;
-        equals_ = request_.size_bytes() + static_cast<std::size_t>(static_cast<const char*>(eq) - rest.data());
+        equals_ = request_.size_bytes() +
+                  static_cast<std::size_t>(static_cast<const char*>(eq) - rest.data());
       }
     }
     request_.append_bytes(rest.substr(0, take));
@@ -43,7 +45,8 @@ PolicyRequestParser::Status PolicyRequestParser::feed(std::string_view data, std
     if (equals_ == line_begin_) return fail("attribute with an empty name");
     if (request_.attribute_count() >= limits_.max_attributes)
       return fail("request has more attributes than the limit");
-    request_.add_attribute(static_cast<std::uint32_t>(line_begin_), static_cast<std::uint32_t>(equals_),
+    request_.add_attribute(static_cast<std::uint32_t>(line_begin_),
+                           static_cast<std::uint32_t>(equals_),
                            static_cast<std::uint32_t>(content_end));
     line_begin_ = line_end + 1;
     has_equals_ = false;

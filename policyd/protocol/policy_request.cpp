@@ -67,7 +67,8 @@ void PolicyRequest::add_attribute(std::uint32_t line_begin, std::uint32_t equals
   attributes_.push_back({line_begin, equals, equals + 1, line_end});
 }
 
-PolicyRequest PolicyRequest::from_pairs(const std::vector<std::pair<std::string, std::string>>& pairs) {
+PolicyRequest PolicyRequest::from_pairs(
+    const std::vector<std::pair<std::string, std::string>>& pairs) {
   PolicyRequest r;
   for (const auto& [name, value] : pairs) {
     auto begin = static_cast<std::uint32_t>(r.text_.size());

@@ -20,8 +20,18 @@ class PolicyRequest {
 
   // The attributes the checks read on every request are indexed when parsed.
   enum class Known : std::uint8_t {
-    request, protocol_state, client_address, client_name, helo_name, sender, recipient,
-    instance, queue_id, sasl_username, ccert_fingerprint, count
+    request,
+    protocol_state,
+    client_address,
+    client_name,
+    helo_name,
+    sender,
+    recipient,
+    instance,
+    queue_id,
+    sasl_username,
+    ccert_fingerprint,
+    count
   };
   std::string_view get(Known attribute) const;
 
@@ -54,7 +64,8 @@ class PolicyRequest {
   std::vector<Attribute> attributes_;
   std::array<std::int16_t, static_cast<std::size_t>(Known::count)> known_ = filled(-1);
 
-  static constexpr std::array<std::int16_t, static_cast<std::size_t>(Known::count)> filled(std::int16_t v) {
+  static constexpr std::array<std::int16_t, static_cast<std::size_t>(Known::count)> filled(
+      std::int16_t v) {
     std::array<std::int16_t, static_cast<std::size_t>(Known::count)> a{};
     a.fill(v);
     return a;

@@ -85,7 +85,8 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
         replies += encode_reply(action);
       }
       if (!replies.empty()) {
-        auto [wec, written] = co_await asio::async_write(socket, asio::buffer(replies), use_nothrow);
+        auto [wec, written] =
+            co_await asio::async_write(socket, asio::buffer(replies), use_nothrow);
         (void)written;
         if (wec) break;
         replies.clear();
@@ -115,7 +116,8 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
       }
       if (open.size() >= max_connections) {
         metrics.connections_refused.inc();
-        log::warning("too_many_connections").kv("limit", static_cast<std::uint64_t>(max_connections));
+        log::warning("too_many_connections")
+            .kv("limit", static_cast<std::uint64_t>(max_connections));
         continue;  // the socket closes as it goes out of scope
       }
       std::string peer = describe(socket);
@@ -143,13 +145,15 @@ void PolicyServer::listen(const net::EndpointAddress& address) {
   boost::system::error_code ec;
   if (address.kind == net::EndpointAddress::Kind::unix_socket) {
     struct stat st {};
-    if (::lstat(address.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(address.path.c_str());
+    if (::lstat(address.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+      ::unlink(address.path.c_str());
     unix_stream::acceptor acceptor(impl_->executor);
     unix_stream::endpoint ep(address.path);
     acceptor.open(ep.protocol(), ec);
     if (!ec) acceptor.bind(ep, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error("cannot listen on " + address.to_string() + ": " + ec.message());
+    if (ec)
+      throw std::runtime_error("cannot listen on " + address.to_string() + ": " + ec.message());
     // Postfix's smtpd runs as another user; access is governed by the
     // directory the socket is put in.
     ::chmod(address.path.c_str(), 0666);
@@ -158,7 +162,8 @@ void PolicyServer::listen(const net::EndpointAddress& address) {
     return;
   }
   auto ip = asio::ip::make_address(address.host, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + address.to_string() + ": not an IP address");
+  if (ec)
+    throw std::runtime_error("cannot listen on " + address.to_string() + ": not an IP address");
   tcp::endpoint ep(ip, address.port);
   tcp::acceptor acceptor(impl_->executor);
   acceptor.open(ep.protocol(), ec);
@@ -170,11 +175,15 @@ void PolicyServer::listen(const net::EndpointAddress& address) {
 }
 
 void PolicyServer::start() {
-  for (auto& a : impl_->tcp_acceptors) asio::co_spawn(impl_->executor, impl_->accept_loop(a), asio::detached);
-  for (auto& a : impl_->unix_acceptors) asio::co_spawn(impl_->executor, impl_->accept_loop(a), asio::detached);
+  for (auto& a : impl_->tcp_acceptors)
+    asio::co_spawn(impl_->executor, impl_->accept_loop(a), asio::detached);
+  for (auto& a : impl_->unix_acceptors)
+    asio::co_spawn(impl_->executor, impl_->accept_loop(a), asio::detached);
 }
 
-void PolicyServer::set_max_connections(std::size_t n) { impl_->max_connections = n; }
+void PolicyServer::set_max_connections(std::size_t n) {
+  impl_->max_connections = n;
+}
 
 void PolicyServer::stop() {
   if (impl_->stopping) return;
@@ -188,7 +197,11 @@ void PolicyServer::stop() {
     if (!c.busy) c.close();
 }
 
-std::size_t PolicyServer::connections() const { return impl_->open.size(); }
-std::size_t PolicyServer::requests_in_flight() const { return impl_->in_flight; }
+std::size_t PolicyServer::connections() const {
+  return impl_->open.size();
+}
+std::size_t PolicyServer::requests_in_flight() const {
+  return impl_->in_flight;
+}
 
 }  // namespace mailsan::policyd

@@ -16,7 +16,9 @@ namespace {
 using util::iends_with;
 using util::iequals;
 
-std::string lower(std::string_view s) { return util::ascii_lower(s); }
+std::string lower(std::string_view s) {
+  return util::ascii_lower(s);
+}
 
 std::string normalize_fingerprint(std::string_view fp) {
   std::string out;
@@ -53,8 +55,10 @@ bool ClientList::add(std::string_view entry, std::string* error) {
       return false;
     }
   }
-  if (entry.front() == '.') suffixes_.push_back(lower(entry));
-  else names_.push_back(lower(entry));
+  if (entry.front() == '.')
+    suffixes_.push_back(lower(entry));
+  else
+    names_.push_back(lower(entry));
   return true;
 }
 
@@ -87,9 +91,12 @@ bool RecipientList::add(std::string_view entry, std::string* error) {
     *error = "recipient entry must be user@, @domain or user@domain: " + std::string(entry);
     return false;
   }
-  if (at == 0) domains_.push_back(lower(entry));
-  else if (at == entry.size() - 1) local_parts_.push_back(lower(entry));
-  else addresses_.push_back(lower(entry));
+  if (at == 0)
+    domains_.push_back(lower(entry));
+  else if (at == entry.size() - 1)
+    local_parts_.push_back(lower(entry));
+  else
+    addresses_.push_back(lower(entry));
   return true;
 }
 
@@ -110,7 +117,8 @@ bool RecipientList::matches(std::string_view recipient) const {
 bool Whitelist::fingerprint_listed(std::string_view fingerprint) const {
   if (fingerprint.empty() || ccert_fingerprints.empty()) return false;
   std::string fp = normalize_fingerprint(fingerprint);
-  return std::find(ccert_fingerprints.begin(), ccert_fingerprints.end(), fp) != ccert_fingerprints.end();
+  return std::find(ccert_fingerprints.begin(), ccert_fingerprints.end(), fp) !=
+         ccert_fingerprints.end();
 }
 
 std::shared_ptr<const Whitelist> Whitelist::build(const WhitelistConfig& config) {
@@ -158,8 +166,9 @@ bool WhitelistFiles::changed() {
   for (const auto& p : paths_) {
     struct stat st {};
     if (::stat(p.c_str(), &st) == 0)
-      now.emplace_back(static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-                       static_cast<std::int64_t>(st.st_size));
+      now.emplace_back(
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_size));
     else
       now.emplace_back(-1, -1);
   }

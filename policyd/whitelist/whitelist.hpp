@@ -27,7 +27,9 @@ class ClientList {
   bool add(std::string_view entry, std::string* error);
   bool matches(const net::IpAddress* address, std::string_view address_text,
                std::string_view client_name) const;
-  std::size_t size() const { return cidrs_.size() + suffixes_.size() + names_.size() + regexes_.size(); }
+  std::size_t size() const {
+    return cidrs_.size() + suffixes_.size() + names_.size() + regexes_.size();
+  }
 
  private:
   std::vector<net::Cidr> cidrs_;

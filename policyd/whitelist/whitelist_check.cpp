@@ -11,7 +11,8 @@ boost::asio::awaitable<std::optional<Decision>> WhitelistCheck::decide(Transacti
     return Decision{"DUNNO", "skip", std::string("whitelist: ") + why};
   };
   if (w.sasl_authenticated && !r.sasl_username().empty()) co_return skip("sasl_authenticated");
-  if (w.clients.matches(tx.client_ip ? &*tx.client_ip : nullptr, r.client_address(), r.client_name()))
+  if (w.clients.matches(tx.client_ip ? &*tx.client_ip : nullptr, r.client_address(),
+                        r.client_name()))
     co_return skip("client");
   if (w.fingerprint_listed(r.ccert_fingerprint())) co_return skip("ccert_fingerprint");
   if (w.recipients.matches(r.recipient())) {

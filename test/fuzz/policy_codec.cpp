@@ -1,13 +1,13 @@
 // Fuzz target for the policy-request parser: any bytes, in any chunking, must
 // give the same result as when fed whole, never exceed the bounds, and never
 // crash.
+#include "policyd/protocol/policy_codec.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "policyd/protocol/policy_codec.hpp"
 
 using mailsan::policyd::PolicyRequestParser;
 using Status = PolicyRequestParser::Status;

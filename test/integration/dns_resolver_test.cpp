@@ -71,7 +71,6 @@ ResolverOptions options_for(const UnboundServer& server) {
   return options;
 }
 
-
 std::vector<std::string> strings(const std::vector<mailsan::net::IpAddress>& addresses) {
   std::vector<std::string> out;
   for (const auto& a : addresses) out.push_back(a.to_string());

@@ -14,7 +14,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 PolicydSettings settings_for(const RedisServer& redis, int delay = 2) {
   PolicydSettings s;
@@ -25,7 +27,8 @@ PolicydSettings settings_for(const RedisServer& redis, int delay = 2) {
 
 }  // namespace
 
-TEST_CASE("a new triplet is deferred, an early retry is told the seconds left", "[policyd][greylist]") {
+TEST_CASE("a new triplet is deferred, an early retry is told the seconds left",
+          "[policyd][greylist]") {
   RedisServer redis;
   PolicydProcess policyd(settings_for(redis, 30));
   PolicyClient client(policyd.port());
@@ -34,13 +37,15 @@ TEST_CASE("a new triplet is deferred, an early retry is told the seconds left", 
   std::this_thread::sleep_for(2100ms);
   auto retry = client.ask(rcpt_request("192.0.2.10", "alice@example.net", "bob@example.com"));
   REQUIRE(starts_with(retry, "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in "));
-  int left = std::stoi(retry.substr(std::string("DEFER_IF_PERMIT 4.7.1 Greylisted, retry in ").size()));
+  int left =
+      std::stoi(retry.substr(std::string("DEFER_IF_PERMIT 4.7.1 Greylisted, retry in ").size()));
   CHECK(left >= 26);
   CHECK(left <= 28);
   CHECK(policyd.metric("mailsan_policy_verdicts_total{verdict=\"defer\"}") == 2);
 }
 
-TEST_CASE("a retry after the delay passes with X-Greylist once per message", "[policyd][greylist]") {
+TEST_CASE("a retry after the delay passes with X-Greylist once per message",
+          "[policyd][greylist]") {
   RedisServer redis;
   PolicydProcess policyd(settings_for(redis, 2));
   PolicyClient client(policyd.port());
@@ -117,19 +122,22 @@ TEST_CASE("with Redis down policyd answers DUNNO, counts it, and resumes when Re
   RedisServer redis;
   PolicydProcess policyd(settings_for(redis, 60));
   PolicyClient client(policyd.port());
-  CHECK(starts_with(client.ask(rcpt_request("192.0.2.30", "a@example.net", "b@example.com")), "DEFER_IF_PERMIT"));
+  CHECK(starts_with(client.ask(rcpt_request("192.0.2.30", "a@example.net", "b@example.com")),
+                    "DEFER_IF_PERMIT"));
   redis.stop();
   auto down = client.ask(rcpt_request("192.0.2.31", "c@example.net", "d@example.com"), 3s);
   CHECK(down == "DUNNO");
   CHECK(policyd.metric("mailsan_backend_errors_total{backend=\"redis\"}") >= 1);
-  CHECK(policyd.metric("mailsan_policy_check_outcomes_total{check=\"greylist\",outcome=\"fail_open\"}") >= 1);
+  CHECK(policyd.metric(
+            "mailsan_policy_check_outcomes_total{check=\"greylist\",outcome=\"fail_open\"}") >= 1);
   CHECK(policyd.metric("mailsan_backend_up{backend=\"redis\"}") == 0);
 
   redis.start();
   // Reconnection has backoff; greylisting must come back without a restart.
   std::string answer;
   for (int i = 0; i < 100; ++i) {
-    answer = client.ask(rcpt_request("192.0.2.40", "e@example.net", "f@example.com", std::to_string(i)));
+    answer =
+        client.ask(rcpt_request("192.0.2.40", "e@example.net", "f@example.com", std::to_string(i)));
     if (answer != "DUNNO") break;
     std::this_thread::sleep_for(100ms);
   }
@@ -154,7 +162,8 @@ TEST_CASE("garbage and oversized requests close only their own connection", "[po
   too_many.send_raw(many + "\n");
   CHECK(too_many.closed_by_server());
 
-  CHECK(starts_with(good.ask(rcpt_request("192.0.2.50", "a@example.net", "b@example.com")), "DEFER_IF_PERMIT"));
+  CHECK(starts_with(good.ask(rcpt_request("192.0.2.50", "a@example.net", "b@example.com")),
+                    "DEFER_IF_PERMIT"));
   CHECK(policyd.metric("mailsan_policy_protocol_errors_total") == 3);
   CHECK(policyd.process().running());
 }
@@ -178,12 +187,14 @@ TEST_CASE("whitelisted clients skip everything, whitelisted recipients skip grey
   auto file = lists.path() / "clients";
   write_file(file, "# partners\n198.51.100.0/24\n");
   s.extra_top = "whitelist_reload_interval = 1\n";
-  s.extra_sections = "[whitelist]\nclients = 192.0.2.0/25, .partner.test\nclient_files = " + file.string() +
-                     "\nccert_fingerprints = AA:BB:CC\n";
+  s.extra_sections =
+      "[whitelist]\nclients = 192.0.2.0/25, .partner.test\nclient_files = " + file.string() +
+      "\nccert_fingerprints = AA:BB:CC\n";
   PolicydProcess policyd(s);
   PolicyClient client(policyd.port());
   CHECK(client.ask(rcpt_request("192.0.2.1", "a@example.net", "b@example.com")) == "DUNNO");
-  CHECK(starts_with(client.ask(rcpt_request("192.0.2.200", "a@example.net", "b@example.com")), "DEFER_IF_PERMIT"));
+  CHECK(starts_with(client.ask(rcpt_request("192.0.2.200", "a@example.net", "b@example.com")),
+                    "DEFER_IF_PERMIT"));
   auto named = rcpt_request("203.0.113.1", "a@example.net", "b@example.com");
   named["client_name"] = "mx.partner.test";
   CHECK(client.ask(named) == "DUNNO");
@@ -193,14 +204,16 @@ TEST_CASE("whitelisted clients skip everything, whitelisted recipients skip grey
   auto cert = rcpt_request("203.0.113.3", "a@example.net", "b@example.com");
   cert["ccert_fingerprint"] = "aa:bb:cc";
   CHECK(client.ask(cert) == "DUNNO");
-  CHECK(client.ask(rcpt_request("203.0.113.4", "a@example.net", "postmaster@example.com")) == "DUNNO");
+  CHECK(client.ask(rcpt_request("203.0.113.4", "a@example.net", "postmaster@example.com")) ==
+        "DUNNO");
   CHECK(client.ask(rcpt_request("198.51.100.9", "a@example.net", "b@example.com")) == "DUNNO");
 
   // The file reloads on change, without a signal.
   write_file(file, "203.0.113.0/24\n");
   std::string answer;
   for (int i = 0; i < 50; ++i) {
-    answer = client.ask(rcpt_request("198.51.100.9", "z@example.net", "b@example.com", std::to_string(i)));
+    answer = client.ask(
+        rcpt_request("198.51.100.9", "z@example.net", "b@example.com", std::to_string(i)));
     if (answer != "DUNNO") break;
     std::this_thread::sleep_for(100ms);
   }
@@ -223,8 +236,8 @@ TEST_CASE("SIGHUP reloads the configuration", "[policyd][reload]") {
   std::string answer;
   // Each try is a new triplet (a new recipient), so its answer shows the delay.
   for (int i = 0; i < 50; ++i) {
-    answer = client.ask(rcpt_request("192.0.2.80", "x@example.net", "y" + std::to_string(i) + "@example.com",
-                                     std::to_string(i)));
+    answer = client.ask(rcpt_request("192.0.2.80", "x@example.net",
+                                     "y" + std::to_string(i) + "@example.com", std::to_string(i)));
     if (answer != "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in 60 seconds") break;
     std::this_thread::sleep_for(100ms);
   }
@@ -243,7 +256,8 @@ TEST_CASE("SIGTERM lets a request in flight finish, then policyd exits", "[polic
   RedisServer redis;
   PolicydProcess policyd(settings_for(redis, 60));
   PolicyClient client(policyd.port());
-  CHECK(starts_with(client.ask(rcpt_request("192.0.2.100", "a@example.net", "b@example.com")), "DEFER_IF_PERMIT"));
+  CHECK(starts_with(client.ask(rcpt_request("192.0.2.100", "a@example.net", "b@example.com")),
+                    "DEFER_IF_PERMIT"));
   // Redis holds the next reply for a second, so the request is in flight
   // when the signal comes.
   redis.cli({"CLIENT", "PAUSE", "1000"});

@@ -69,8 +69,7 @@ TEST_CASE("Postfix rejects a listed client at RCPT and lets a DNSWL client skip 
   auto delivered = mx.delivered();
   INFO(mx.diagnostics());
   REQUIRE(delivered.size() == 1);
-  CHECK(delivered[0].headers("Subject") ==
-        std::vector<std::string>{"from a whitelisted client"});
+  CHECK(delivered[0].headers("Subject") == std::vector<std::string>{"from a whitelisted client"});
   CHECK(delivered[0].headers("X-Greylist").empty());
 }
 

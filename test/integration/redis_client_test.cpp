@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "common/redis/client.hpp"
-#include "test/support/run_coroutine.hpp"
 #include "test/support/process.hpp"
 #include "test/support/redis_server.hpp"
+#include "test/support/run_coroutine.hpp"
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -45,7 +45,6 @@ Options quick_options(const std::string& address) {
   o.reconnect_max = 200ms;
   return o;
 }
-
 
 // Polls, since "connected" is a state the client reaches on its own.
 asio::awaitable<bool> eventually_connected(Client& client, Clock::duration limit = 10s) {

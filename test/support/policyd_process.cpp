@@ -16,13 +16,17 @@ namespace mailsan::test {
 PolicydProcess::PolicydProcess(const PolicydSettings& s)
     : port_(free_tcp_port()), metrics_port_(free_tcp_port()) {
   std::ostringstream conf;
-  conf << "listen = " << (s.unix_socket.empty() ? "inet:127.0.0.1:" + std::to_string(port_) : "unix:" + s.unix_socket) << "\n"
+  conf << "listen = "
+       << (s.unix_socket.empty() ? "inet:127.0.0.1:" + std::to_string(port_)
+                                 : "unix:" + s.unix_socket)
+       << "\n"
        << "metrics_listen = 127.0.0.1:" << metrics_port_ << "\n"
        << "redis = " << s.redis << "\n"
        << "hostname = " << s.hostname << "\n"
        << "log_level = debug\n"
        << "dns_servers = " << s.dns_servers << "\n"
-       << s.extra_top << "\n"
+       << s.extra_top
+       << "\n"
        // [greylist] comes last: tests append its keys to extra_sections.
        << "[spf]\n"
        << "enable = " << (s.spf ? "yes" : "no") << "\n"
@@ -30,14 +34,17 @@ PolicydProcess::PolicydProcess(const PolicydSettings& s)
        << "delay = " << s.greylist_delay << "\n"
        << s.extra_sections << "\n";
   write_file(config_path(), conf.str());
-  process_ = Process({MAILSAN_POLICYD_BIN, "-c", config_path().string()}, dir_.path() / "policyd.log");
+  process_ =
+      Process({MAILSAN_POLICYD_BIN, "-c", config_path().string()}, dir_.path() / "policyd.log");
   // The metrics endpoint is bound last, after the policy socket.
   if (!wait_for_tcp("127.0.0.1", metrics_port_)) {
     throw std::runtime_error("mailsan-policyd did not start: " + process_.log());
   }
 }
 
-PolicydProcess::~PolicydProcess() { process_.stop(); }
+PolicydProcess::~PolicydProcess() {
+  process_.stop();
+}
 
 std::string PolicydProcess::metrics() const {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -87,7 +94,8 @@ PolicyClient::PolicyClient(const std::filesystem::path& unix_socket) {
   std::strncpy(addr.sun_path, unix_socket.c_str(), sizeof addr.sun_path - 1);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd_);
-    throw std::runtime_error("connect to policyd's unix socket failed: " + std::string(strerror(errno)));
+    throw std::runtime_error("connect to policyd's unix socket failed: " +
+                             std::string(strerror(errno)));
   }
 }
 
@@ -128,7 +136,8 @@ std::string PolicyClient::read_reply(std::chrono::milliseconds timeout) {
       if (reply.rfind("action=", 0) != 0) throw std::runtime_error("bad reply: " + reply);
       return reply.substr(7);
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) throw std::runtime_error("no policy reply in time");
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -142,7 +151,8 @@ std::string PolicyClient::read_reply(std::chrono::milliseconds timeout) {
 bool PolicyClient::closed_by_server(std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;

@@ -12,12 +12,12 @@
 namespace mailsan::test {
 
 struct PolicydSettings {
-  std::string redis;          // tcp:127.0.0.1:PORT
-  std::string extra_top;      // extra "key = value" lines for the top section
-  std::string extra_sections; // extra "[section]" blocks appended verbatim
+  std::string redis;           // tcp:127.0.0.1:PORT
+  std::string extra_top;       // extra "key = value" lines for the top section
+  std::string extra_sections;  // extra "[section]" blocks appended verbatim
   int greylist_delay = 300;
   std::string hostname = "mx1.test";
-  std::string unix_socket;    // listen on this unix socket instead of TCP
+  std::string unix_socket;  // listen on this unix socket instead of TCP
   // SPF is on by default in the daemon, but would ask the system's resolver
   // about every test sender; tests that mean SPF turn it on and give
   // dns_servers in extra_top.
@@ -40,7 +40,8 @@ class PolicydProcess {
   std::string log() const { return process_.log(); }
   // GET /metrics from its metrics endpoint.
   std::string metrics() const;
-  // Value of one sample line, e.g. metric("mailsan_policy_verdicts_total{verdict=\"defer\"}"); -1 if absent.
+  // Value of one sample line, e.g. metric("mailsan_policy_verdicts_total{verdict=\"defer\"}"); -1
+  // if absent.
   double metric(const std::string& sample) const;
 
  private:

@@ -34,7 +34,8 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-Process::Process(std::vector<std::string> argv, fs::path log_file) : log_file_(std::move(log_file)) {
+Process::Process(std::vector<std::string> argv, fs::path log_file)
+    : log_file_(std::move(log_file)) {
   if (argv.empty()) throw std::invalid_argument("Process: empty argv");
   int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("open " + log_file_.string() + ": " + strerror(errno));
@@ -58,7 +59,9 @@ Process::Process(std::vector<std::string> argv, fs::path log_file) : log_file_(s
   ::close(fd);
 }
 
-Process::~Process() { stop(); }
+Process::~Process() {
+  stop();
+}
 
 Process::Process(Process&& other) noexcept
     : pid_(other.pid_), status_(other.status_), log_file_(std::move(other.log_file_)) {
@@ -114,7 +117,9 @@ int Process::stop(int sig, std::chrono::milliseconds grace) {
   return status_;
 }
 
-std::string Process::log() const { return read_file(log_file_); }
+std::string Process::log() const {
+  return read_file(log_file_);
+}
 
 CommandResult run(const std::vector<std::string>& argv, const std::string& input) {
   int out_pipe[2], in_pipe[2];
@@ -148,7 +153,8 @@ CommandResult run(const std::vector<std::string>& argv, const std::string& input
   CommandResult result;
   char buf[4096];
   ssize_t n;
-  while ((n = ::read(out_pipe[0], buf, sizeof buf)) > 0) result.output.append(buf, static_cast<size_t>(n));
+  while ((n = ::read(out_pipe[0], buf, sizeof buf)) > 0)
+    result.output.append(buf, static_cast<size_t>(n));
   ::close(out_pipe[0]);
   writer.join();
   int status = 0;

@@ -1,6 +1,7 @@
+#include "common/net/cidr.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "common/net/cidr.hpp"
 #include "common/net/endpoint_address.hpp"
 
 using mailsan::net::Cidr;
@@ -39,8 +40,8 @@ TEST_CASE("IPv4-mapped IPv6 addresses unmap to IPv4", "[net]") {
 }
 
 TEST_CASE("bad addresses are refused", "[net]") {
-  for (const char* bad : {"", "unknown", "256.1.1.1", "1.2.3", "1.2.3.4.5", "::g", "1.2.3.4 ",
-                          "2001:db8::1::2"})
+  for (const char* bad :
+       {"", "unknown", "256.1.1.1", "1.2.3", "1.2.3.4.5", "::g", "1.2.3.4 ", "2001:db8::1::2"})
     CHECK_FALSE(IpAddress::parse(bad));
 }
 

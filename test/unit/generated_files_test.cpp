@@ -53,5 +53,6 @@ TEST_CASE("docs/configuration.md is what the options tables generate", "[config]
 TEST_CASE("the example file loads as a valid configuration", "[config]") {
   policyd::PolicydConfig c;
   auto table = policyd::make_option_table(c);
-  CHECK_NOTHROW(config::load_file(table, std::string(MAILSAN_SOURCE_DIR) + "/etc/policyd.conf.example"));
+  CHECK_NOTHROW(
+      config::load_file(table, std::string(MAILSAN_SOURCE_DIR) + "/etc/policyd.conf.example"));
 }

@@ -8,18 +8,23 @@ using namespace mailsan::policyd;
 using mailsan::net::IpAddress;
 
 TEST_CASE("clients of one /24 or /64 share a greylist network", "[greylist]") {
-  auto k1 = greylist_keys("mailsan:", *IpAddress::parse("192.0.2.1"), "a@example.net", "b@example.com", 24, 64);
-  auto k2 = greylist_keys("mailsan:", *IpAddress::parse("192.0.2.254"), "a@example.net", "b@example.com", 24, 64);
-  auto k3 = greylist_keys("mailsan:", *IpAddress::parse("192.0.3.1"), "a@example.net", "b@example.com", 24, 64);
+  auto k1 = greylist_keys("mailsan:", *IpAddress::parse("192.0.2.1"), "a@example.net",
+                          "b@example.com", 24, 64);
+  auto k2 = greylist_keys("mailsan:", *IpAddress::parse("192.0.2.254"), "a@example.net",
+                          "b@example.com", 24, 64);
+  auto k3 = greylist_keys("mailsan:", *IpAddress::parse("192.0.3.1"), "a@example.net",
+                          "b@example.com", 24, 64);
   CHECK(k1.triplet == k2.triplet);
   CHECK(k1.network == "mailsan:awl:{192.0.2.0/24}");
   CHECK(k1.triplet.rfind("mailsan:gl:{192.0.2.0/24}:", 0) == 0);
   CHECK(k1.triplet != k3.triplet);
   auto v6a = greylist_keys("p:", *IpAddress::parse("2001:db8:1:2::1"), "", "b@example.com", 24, 64);
-  auto v6b = greylist_keys("p:", *IpAddress::parse("2001:db8:1:2:ffff::9"), "", "b@example.com", 24, 64);
+  auto v6b =
+      greylist_keys("p:", *IpAddress::parse("2001:db8:1:2:ffff::9"), "", "b@example.com", 24, 64);
   CHECK(v6a.triplet == v6b.triplet);
   CHECK(v6a.network == "p:awl:{2001:db8:1:2::/64}");
-  auto mapped = greylist_keys("p:", *IpAddress::parse("::ffff:192.0.2.9"), "", "b@example.com", 24, 64);
+  auto mapped =
+      greylist_keys("p:", *IpAddress::parse("::ffff:192.0.2.9"), "", "b@example.com", 24, 64);
   CHECK(mapped.network == "p:awl:{192.0.2.0/24}");
 }
 
@@ -55,7 +60,8 @@ TEST_CASE("a header is handed out once per message, in order", "[greylist]") {
 
 TEST_CASE("reply templates expand known placeholders and keep unknown ones", "[greylist]") {
   using mailsan::util::expand_template;
-  CHECK(expand_template("retry in ${seconds} seconds", {{"seconds", "42"}}) == "retry in 42 seconds");
+  CHECK(expand_template("retry in ${seconds} seconds", {{"seconds", "42"}}) ==
+        "retry in 42 seconds");
   CHECK(expand_template("${a}${b}${a}", {{"a", "1"}, {"b", "2"}}) == "121");
   CHECK(expand_template("${typo} ${seconds", {{"seconds", "1"}}) == "${typo} ${seconds");
 }

@@ -1,7 +1,7 @@
+#include "policyd/protocol/policy_codec.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
-
-#include "policyd/protocol/policy_codec.hpp"
 
 using mailsan::policyd::encode_reply;
 using mailsan::policyd::PolicyLimits;
@@ -25,7 +25,8 @@ const std::string kRequest =
     "\n";
 
 // Feeds `input` in pieces of `step` bytes and collects complete requests.
-std::vector<PolicyRequest> parse_in_steps(const std::string& input, std::size_t step, Status* last) {
+std::vector<PolicyRequest> parse_in_steps(const std::string& input, std::size_t step,
+                                          Status* last) {
   PolicyRequestParser parser;
   std::vector<PolicyRequest> out;
   *last = Status::need_more;
@@ -101,7 +102,8 @@ TEST_CASE("CRLF line endings from hand-written clients are accepted", "[codec]")
 }
 
 TEST_CASE("malformed requests are errors", "[codec]") {
-  for (std::string bad : {"no equals sign\n\n", "=value without name\n\n", "\n", "a=1\nbroken\n\n"}) {
+  for (std::string bad :
+       {"no equals sign\n\n", "=value without name\n\n", "\n", "a=1\nbroken\n\n"}) {
     Status last;
     parse_in_steps(bad, 1, &last);
     INFO(bad);

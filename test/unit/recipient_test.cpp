@@ -16,7 +16,8 @@ TEST_CASE("a recipient splits into the address, the address without +detail, and
   CHECK(split_recipient("jamie@example.test")->base == "jamie@example.test");
   CHECK(split_recipient("+x@example.test")->base == "+x@example.test");
   CHECK(split_recipient("a@b@example.test")->domain == "example.test");
-  for (const char* bad : {"", "jamie", "@example.test", "jamie@"}) CHECK_FALSE(split_recipient(bad));
+  for (const char* bad : {"", "jamie", "@example.test", "jamie@"})
+    CHECK_FALSE(split_recipient(bad));
 }
 
 TEST_CASE("the recipient cache keeps found and unknown answers for their own TTLs", "[ldap]") {

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "policyd/greylist/sender_normalizer.hpp"
+
+#include <catch2/catch.hpp>
 
 using mailsan::policyd::normalize_sender;
 

@@ -1,7 +1,8 @@
+#include "policyd/whitelist/whitelist.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "policyd/policyd_config.hpp"
-#include "policyd/whitelist/whitelist.hpp"
 #include "test/support/process.hpp"
 
 using namespace mailsan::policyd;
@@ -17,8 +18,8 @@ bool client_listed(const ClientList& list, const char* ip, const char* name) {
 TEST_CASE("client entries match by network, name suffix, exact name and regex", "[whitelist]") {
   ClientList list;
   std::string error;
-  for (const char* e : {"192.0.2.0/24", "2001:db8::/32", "198.51.100.7", ".example.net", "mx.example.org",
-                        "/^mail[0-9]+\\.partner\\.test$/"})
+  for (const char* e : {"192.0.2.0/24", "2001:db8::/32", "198.51.100.7", ".example.net",
+                        "mx.example.org", "/^mail[0-9]+\\.partner\\.test$/"})
     REQUIRE(list.add(e, &error));
   CHECK(client_listed(list, "192.0.2.200", "unknown"));
   CHECK(client_listed(list, "::ffff:192.0.2.9", "unknown"));
@@ -50,7 +51,8 @@ TEST_CASE("bad client entries are refused with a reason", "[whitelist]") {
 TEST_CASE("recipient entries match local parts, domains and addresses", "[whitelist]") {
   RecipientList list;
   std::string error;
-  for (const char* e : {"postmaster@", "@whitelisted.example", "vip@example.com"}) REQUIRE(list.add(e, &error));
+  for (const char* e : {"postmaster@", "@whitelisted.example", "vip@example.com"})
+    REQUIRE(list.add(e, &error));
   CHECK(list.matches("postmaster@example.com"));
   CHECK(list.matches("PostMaster@other.example"));
   CHECK(list.matches("anyone@whitelisted.example"));
@@ -64,7 +66,8 @@ TEST_CASE("recipient entries match local parts, domains and addresses", "[whitel
 TEST_CASE("the whitelist is built from config and client files, naming a bad line", "[whitelist]") {
   mailsan::test::TempDir dir;
   auto file = dir.path() / "clients";
-  mailsan::test::write_file(file, "# partners\n203.0.113.0/24, .partner.test\n\n198.51.100.1 # one host\n");
+  mailsan::test::write_file(
+      file, "# partners\n203.0.113.0/24, .partner.test\n\n198.51.100.1 # one host\n");
   WhitelistConfig config;
   config.clients = {"192.0.2.1"};
   config.client_files = {file.string()};
