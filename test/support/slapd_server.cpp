@@ -1,6 +1,8 @@
 #include "test/support/slapd_server.hpp"
 
+#include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -110,6 +112,26 @@ void SlapdServer::stop() {
 
 void SlapdServer::pause() {
   process_.signal(SIGSTOP);
+  // kill() returns before the stop takes effect; a search sent at once could
+  // still be answered. Wait until every thread of slapd shows as stopped.
+  const auto task_dir = "/proc/" + std::to_string(process_.pid()) + "/task";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all_stopped = true;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(task_dir, ec)) {
+      const std::string stat = read_file(task.path() / "stat");
+      // The state follows the ")" that closes the command name.
+      const auto paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'T') {
+        all_stopped = false;
+        break;
+      }
+    }
+    if (!ec && all_stopped) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  throw std::runtime_error("slapd did not stop after SIGSTOP");
 }
 
 void SlapdServer::resume() {
