@@ -224,6 +224,46 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_string("spf.defer_reply", &c.spf.defer_reply, "451 4.4.3 SPF temporary error",
                "policy action for a result whose action is defer; placeholders as reject_reply");
 
+  t.add_bool("callout.enable", &c.callout.enable, true,
+             "verify senders outside local_domains by asking their MX (RCPT TO:<sender>, never "
+             "DATA)");
+  t.add_integer("callout.port", &c.callout.port, 25, 1, 65535, "SMTP port of the MX hosts asked");
+  t.add_string("callout.helo", &c.callout.helo, "", "name sent in EHLO/HELO (empty: hostname)");
+  t.add_duration("callout.connect_timeout", &c.callout.connect_timeout, seconds(10), seconds(1),
+                 seconds(300), "limit for connecting to one MX address");
+  t.add_duration("callout.command_timeout", &c.callout.command_timeout, seconds(20), seconds(1),
+                 seconds(600), "limit for the greeting and for each reply");
+  t.add_duration("callout.timeout", &c.callout.timeout, seconds(60), seconds(1), seconds(3600),
+                 "limit for a whole callout; one that outlives request_timeout goes on and "
+                 "caches its verdict for the sender's retry");
+  t.add_integer("callout.max_mx", &c.callout.max_mx, 3, 1, 20,
+                "MX hosts tried, in preference order, before the sender counts as unknown");
+  t.add_integer("callout.max_per_domain", &c.callout.max_per_domain, 4, 1, 1000,
+                "callouts at once to one sender domain; more wait their turn");
+  t.add_integer("callout.max_in_flight", &c.callout.max_in_flight, 256, 1, 100000,
+                "callouts at once in all; past it a sender is not verified now (unknown)");
+  t.add_duration("callout.valid_ttl", &c.callout.valid_ttl, seconds(7 * kDay), seconds(0),
+                 seconds(365 * kDay), "how long a verified sender is remembered in Redis");
+  t.add_duration("callout.invalid_ttl", &c.callout.invalid_ttl, seconds(kDay), seconds(0),
+                 seconds(365 * kDay), "how long a sender its MX refused is remembered");
+  t.add_duration("callout.unknown_ttl", &c.callout.unknown_ttl, seconds(7200), seconds(0),
+                 seconds(365 * kDay),
+                 "how long a sender that could not be verified is remembered (it is greylisted "
+                 "meanwhile)");
+  t.add_list("callout.skip_senders", &c.callout.skip_senders, "",
+             "senders never called out: user@domain, @domain or domain, .domain for subdomains "
+             "(they are still greylisted)");
+  t.add_string("callout.reject_reply", &c.callout.reject_reply,
+               "550 5.7.1 <${sender}>... MX ${preference} '${mx}.' [${ip}] for <${sender}> "
+               "rejected address saying \"${reply}\"",
+               "policy action for a sender its MX refused; ${sender}, ${preference}, ${mx}, "
+               "${ip}, ${reply}");
+  t.add_string("callout.defer_reply", &c.callout.defer_reply,
+               "DEFER_IF_PERMIT 4.7.1 <${recipient}>... from <${sender}> via [${ip}] to "
+               "<${recipient}> denied for ${seconds} seconds",
+               "greylisting's deferral for a sender that could not be verified; ${recipient}, "
+               "${sender}, ${ip}, ${seconds}");
+
   t.add_string("ldap.uri", &c.ldap.uri, "",
                "LDAP server(s) for recipient validation, ldap:// or ldaps://, several separated by "
                "spaces (empty: no recipient validation); changes need a restart")

@@ -61,6 +61,25 @@ struct SpfConfig {
   std::string defer_reply;
 };
 
+// Sender-address verification callouts (SPEC §2.1 step 5).
+struct CalloutConfig {
+  bool enable = true;
+  std::int64_t port = 25;
+  std::string helo;
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds command_timeout{20};
+  std::chrono::seconds timeout{60};
+  std::int64_t max_mx = 3;
+  std::int64_t max_per_domain = 4;
+  std::int64_t max_in_flight = 256;
+  std::chrono::seconds valid_ttl{604800};
+  std::chrono::seconds invalid_ttl{86400};
+  std::chrono::seconds unknown_ttl{7200};
+  std::vector<std::string> skip_senders;
+  std::string reject_reply;
+  std::string defer_reply;
+};
+
 // Recipient validation against LDAP (SPEC §2.1 step 2). Off while uri is
 // empty. uri, starttls, bind_dn, password_file, timeout and workers belong to
 // the connections and change only with a restart.
@@ -109,6 +128,7 @@ struct PolicydConfig {
   GreylistConfig greylist;
   RblConfig rbl;
   SpfConfig spf;
+  CalloutConfig callout;
   LdapConfig ldap;
 };
 

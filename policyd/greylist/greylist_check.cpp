@@ -115,6 +115,17 @@ asio::awaitable<std::optional<Decision>> GreylistCheck::decide(Transaction& tx) 
   metrics_.check_outcome("greylist", status).inc();
   if (status == "defer") {
     std::string seconds = std::to_string(value);
+    if (!tx.greylist_reply.empty()) {
+      // The addresses go into a reply line: printable ASCII only.
+      std::string ip = tx.client_ip->to_string();
+      std::string sender = callout_text_safe(tx.request.sender(), 320);
+      std::string recipient = callout_text_safe(tx.request.recipient(), 320);
+      co_return Decision{
+          util::expand_template(
+              tx.greylist_reply,
+              {{"seconds", seconds}, {"sender", sender}, {"recipient", recipient}, {"ip", ip}}),
+          "defer", "greylist: new or early triplet, sender not verified"};
+    }
     co_return Decision{util::expand_template(g.defer_reply, {{"seconds", seconds}}), "defer",
                        "greylist: new or early triplet"};
   }

@@ -30,6 +30,8 @@ PolicydProcess::PolicydProcess(const PolicydSettings& s)
        // [greylist] comes last: tests append its keys to extra_sections.
        << "[spf]\n"
        << "enable = " << (s.spf ? "yes" : "no") << "\n"
+       << "[callout]\n"
+       << "enable = " << (s.callout ? "yes" : "no") << "\n"
        << "[greylist]\n"
        << "delay = " << s.greylist_delay << "\n"
        << s.extra_sections << "\n";

@@ -22,6 +22,9 @@ struct PolicydSettings {
   // about every test sender; tests that mean SPF turn it on and give
   // dns_servers in extra_top.
   bool spf = false;
+  // Callouts likewise: on, every test sender's domain would be looked up
+  // and called. Tests of callouts turn them on with a test DNS server.
+  bool callout = false;
   // Tests never ask the machine's resolver: without a test DNS server of
   // their own, queries go to a loopback port where nothing answers.
   std::string dns_servers = "127.0.0.1:9";
