@@ -51,6 +51,8 @@ std::string type_name(const Option& row) {
       return "size";
     case Kind::list:
       return "list";
+    case Kind::number:
+      return "number";
   }
   return "string";
 }
@@ -74,6 +76,8 @@ std::string placeholder(const Option& row) {
       return "SIZE";
     case Kind::list:
       return "LIST";
+    case Kind::number:
+      return "NUMBER";
   }
   return "TEXT";
 }
@@ -179,7 +183,8 @@ std::string example_file(const OptionTable& table) {
     for (const Option* row : section.rows) {
       out << "\n# " << row->doc << "\n";
       bool has_bounds = row->kind == Kind::integer || row->kind == Kind::duration ||
-                        row->kind == Kind::size || !row->choices.empty();
+                        row->kind == Kind::size || row->kind == Kind::number ||
+                        !row->choices.empty();
       if (has_bounds) out << "# " << default_and_bounds(*row) << "\n";
       out << "#" << assignment(key_of(*row), row->default_value) << "\n";
     }

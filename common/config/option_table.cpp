@@ -106,7 +106,8 @@ std::string at(const std::string& path, int line) {
 }  // namespace
 
 std::string describe_range(const Option& option) {
-  if (option.kind != Kind::integer && option.kind != Kind::duration && option.kind != Kind::size)
+  if (option.kind != Kind::integer && option.kind != Kind::duration && option.kind != Kind::size &&
+      option.kind != Kind::number)
     return {};
   return range_text(option.kind, option.min, option.max);
 }
@@ -180,6 +181,21 @@ OptionTable& OptionTable::add_size(std::string name, std::int64_t* target, std::
     *target = value;
   };
   row.current = [target] { return std::to_string(*target); };
+  return add(std::move(row));
+}
+
+OptionTable& OptionTable::add_number(std::string name, double* target, double def, std::int64_t min,
+                                     std::int64_t max, std::string doc) {
+  Option row =
+      make_row(std::move(name), Kind::number, format_number(def), std::move(doc), min, max);
+  row.assign = [target, min, max](const std::string& v) {
+    double value = parse_number(v);
+    if (value < static_cast<double>(min) || value > static_cast<double>(max))
+      throw std::invalid_argument("'" + v + "' is out of range (" +
+                                  range_text(Kind::number, min, max) + ")");
+    *target = value;
+  };
+  row.current = [target] { return format_number(*target); };
   return add(std::move(row));
 }
 

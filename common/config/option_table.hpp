@@ -25,6 +25,7 @@ enum class Kind {
   duration,  // seconds; a suffix s, m, h, d or w is accepted ("5m", "2d")
   size,      // bytes; a suffix k, m or g (powers of 1024) is accepted
   list,      // comma- or space-separated values; repeated keys append
+  number,    // decimal (a spam score: 5, -0.5, 12.25), within [min, max]
 };
 
 struct Option {
@@ -59,6 +60,9 @@ class OptionTable {
                         std::int64_t max, std::string doc);
   OptionTable& add_list(std::string name, std::vector<std::string>* target, std::string def,
                         std::string doc);
+  // A decimal number; the bounds are whole numbers.
+  OptionTable& add_number(std::string name, double* target, double def, std::int64_t min,
+                          std::int64_t max, std::string doc);
   // A string restricted to one of `choices` (e.g. fail_open|fail_closed).
   OptionTable& add_choice(std::string name, std::string* target, std::string def,
                           std::vector<std::string> choices, std::string doc);

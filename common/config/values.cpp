@@ -1,5 +1,6 @@
 #include "common/config/values.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <stdexcept>
@@ -72,6 +73,32 @@ std::int64_t parse_integer(std::string_view text) {
   if (ec != std::errc{} || ptr != normalized.data() + normalized.size())
     throw std::invalid_argument(quoted(text) + " is not an integer");
   return value;
+}
+
+double parse_number(std::string_view text) {
+  std::string_view rest = text;
+  if (!rest.empty() && (rest.front() == '+' || rest.front() == '-')) rest.remove_prefix(1);
+  auto point = rest.find('.');
+  std::string_view whole = rest.substr(0, point);
+  std::string_view fraction = point == std::string_view::npos ? "" : rest.substr(point + 1);
+  auto digits = [](std::string_view s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(whole) || (point != std::string_view::npos && !digits(fraction)) || whole.size() > 12)
+    throw std::invalid_argument(quoted(text) + " is not a number");
+  std::string normalized(text.front() == '+' ? text.substr(1) : text);
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(normalized.data(), normalized.data() + normalized.size(), value);
+  if (ec != std::errc{} || ptr != normalized.data() + normalized.size())
+    throw std::invalid_argument(quoted(text) + " is not a number");
+  return value;
+}
+
+std::string format_number(double value) {
+  char buf[64];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  return ec == std::errc{} ? std::string(buf, ptr) : std::to_string(value);
 }
 
 bool parse_bool(std::string_view text) {

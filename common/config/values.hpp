@@ -16,6 +16,10 @@ namespace mailsan::config {
 
 // Optional sign, then decimal digits.
 std::int64_t parse_integer(std::string_view text);
+// Optional sign, digits, optionally a point and more digits ("5", "-0.5").
+double parse_number(std::string_view text);
+// The shortest form that reads back to the same value: 5 -> "5", 0.5 -> "0.5".
+std::string format_number(double value);
 // yes/no, true/false, on/off, 1/0 (case-insensitive).
 bool parse_bool(std::string_view text);
 // Seconds, or digits followed by one of s, m, h, d, w ("300", "5m", "2d").

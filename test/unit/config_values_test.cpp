@@ -79,3 +79,19 @@ TEST_CASE("Durations and sizes are formatted in the largest exact unit", "[confi
   for (std::int64_t s : {0, 1, 59, 60, 61, 3600, 86400, 604800, 1209601})
     CHECK(parse_duration(format_duration(seconds(s))) == seconds(s));
 }
+
+TEST_CASE("numbers are decimals with an optional sign and point, shown in their shortest form",
+          "[config]") {
+  using mailsan::config::format_number;
+  using mailsan::config::parse_number;
+  CHECK(parse_number("5") == 5.0);
+  CHECK(parse_number("-0.5") == -0.5);
+  CHECK(parse_number("+12.25") == 12.25);
+  for (const char* bad :
+       {"", "-", ".5", "5.", "1e3", "nan", "inf", "5 ", "0x10", "1.2.3", "1234567890123"})
+    CHECK_THROWS_AS(parse_number(bad), std::invalid_argument);
+  CHECK(format_number(5) == "5");
+  CHECK(format_number(0.5) == "0.5");
+  CHECK(format_number(-12.25) == "-12.25");
+  CHECK(parse_number(format_number(6.3)) == 6.3);
+}

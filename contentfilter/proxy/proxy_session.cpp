@@ -1,0 +1,432 @@
+#include "contentfilter/proxy/proxy_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <ctime>
+
+#include "common/log/log.hpp"
+#include "contentfilter/proxy/next_hop.hpp"
+#include "contentfilter/quarantine/quarantine_index.hpp"
+#include "contentfilter/quarantine/quarantine_record.hpp"
+#include "contentfilter/smtp/data_decoder.hpp"
+
+namespace mailsan::filter {
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+const char* const kXforwardNames = "NAME ADDR PORT PROTO HELO IDENT SOURCE LOGIN DESTADDR DESTPORT";
+
+std::string recipients_of(const Envelope& e) {
+  std::string out;
+  for (const auto& r : e.recipients) out += (out.empty() ? "" : ",") + r.address;
+  return out;
+}
+
+}  // namespace
+
+ProxySession::ProxySession(asio::ip::tcp::socket socket, FilterContext& context)
+    : socket_(std::move(socket)), context_(context), settings_(context.settings) {
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  const FilterConfig& c = settings_->config;
+  spool_ =
+      std::make_unique<MessageSpool>(static_cast<std::size_t>(c.spool_memory_limit), c.spool_dir);
+}
+
+void ProxySession::close_if_idle() {
+  if (busy_) return;
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
+  socket_.close(ignored);
+}
+
+asio::awaitable<ProxySession::Read> ProxySession::read_more(std::chrono::seconds timeout) {
+  if (pos_ > 0) {
+    buffer_.erase(0, pos_);
+    pos_ = 0;
+  }
+  std::size_t old = buffer_.size();
+  buffer_.resize(old + kReadChunk);
+  asio::steady_timer timer(context_.executor, timeout);
+  auto outcome = co_await (
+      socket_.async_read_some(asio::buffer(buffer_.data() + old, kReadChunk), use_nothrow) ||
+      timer.async_wait(use_nothrow));
+  if (outcome.index() == 1) {
+    buffer_.resize(old);
+    co_return Read::timeout;
+  }
+  auto [ec, n] = std::get<0>(outcome);
+  buffer_.resize(old + n);
+  if (ec || n == 0) co_return Read::closed;
+  co_return Read::ok;
+}
+
+asio::awaitable<bool> ProxySession::reply(std::string text) {
+  text += "\r\n";
+  asio::steady_timer timer(context_.executor, settings_->config.command_timeout);
+  auto outcome = co_await (asio::async_write(socket_, asio::buffer(text), use_nothrow) ||
+                           timer.async_wait(use_nothrow));
+  if (outcome.index() == 1) co_return false;
+  auto [ec, n] = std::get<0>(outcome);
+  co_return !ec;
+}
+
+std::string ProxySession::ehlo_reply() const {
+  const FilterConfig& c = settings_->config;
+  return "250-" + settings_->hostname + "\r\n250-SIZE " + std::to_string(c.message_size_limit) +
+         "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250 XFORWARD " +
+         kXforwardNames;
+}
+
+void ProxySession::reset_transaction() {
+  in_transaction_ = false;
+  envelope_.sender = {};
+  envelope_.recipients.clear();
+  // XFORWARD describes the next transaction only (XFORWARD_README).
+  envelope_.xforward.clear();
+  spool_->reset();
+}
+
+asio::awaitable<void> ProxySession::run() {
+  context_.metrics->connections_total.inc();
+  context_.metrics->connections.inc();
+  struct Gauge {
+    FilterMetrics* m;
+    ~Gauge() { m->connections.inc(-1); }
+  } gauge{context_.metrics};
+
+  if (!co_await reply("220 " + settings_->hostname + " ESMTP mailsan-filter")) co_return;
+  smtp::LineReader reader;
+  for (;;) {
+    std::size_t consumed = 0;
+    auto status = reader.feed(std::string_view(buffer_).substr(pos_), consumed);
+    pos_ += consumed;
+    if (status == smtp::LineReader::Status::incomplete) {
+      Read r = co_await read_more(settings_->config.command_timeout);
+      if (r == Read::timeout) {
+        co_await reply("421 4.4.2 " + settings_->hostname + " Error: timeout exceeded");
+        co_return;
+      }
+      if (r == Read::closed) co_return;
+      continue;
+    }
+    if (status == smtp::LineReader::Status::error) {
+      // A command line that is too long or holds a bare CR or LF cannot be
+      // resynchronised safely: say why and hang up.
+      log::warning("smtp_error").kv("peer", peer_).kv("error", reader.error());
+      co_await reply("421 4.5.2 " + settings_->hostname + " Error: " + std::string(reader.error()));
+      co_return;
+    }
+    smtp::Command command = smtp::parse_command(reader.line());
+    if (!co_await handle(command)) co_return;
+  }
+}
+
+asio::awaitable<bool> ProxySession::handle(const smtp::Command& command) {
+  using smtp::Verb;
+  const FilterConfig& c = settings_->config;
+  std::string error;
+  switch (command.verb) {
+    case Verb::ehlo:
+    case Verb::helo:
+      if (command.argument.empty()) co_return co_await reply("501 5.5.4 Syntax: EHLO hostname");
+      reset_transaction();
+      greeted_ = true;
+      envelope_.helo = command.argument;
+      if (command.verb == Verb::helo) co_return co_await reply("250 " + settings_->hostname);
+      co_return co_await reply(ehlo_reply());
+    case Verb::xforward: {
+      if (in_transaction_)
+        co_return co_await reply("503 5.5.1 Error: MAIL transaction in progress");
+      auto attributes = smtp::parse_xforward(command.argument, &error);
+      if (!attributes) co_return co_await reply("501 5.5.4 Bad XFORWARD syntax: " + error);
+      for (auto& a : *attributes) {
+        bool replaced = false;
+        for (auto& old : envelope_.xforward)
+          if (old.name == a.name) {
+            old.value = a.value;
+            replaced = true;
+          }
+        if (!replaced) envelope_.xforward.push_back(std::move(a));
+      }
+      co_return co_await reply("250 2.0.0 Ok");
+    }
+    case Verb::mail: {
+      if (!greeted_) co_return co_await reply("503 5.5.1 Error: send HELO/EHLO first");
+      if (in_transaction_) co_return co_await reply("503 5.5.1 Error: nested MAIL command");
+      auto path = smtp::parse_mail_from(command.argument, &error);
+      if (!path) co_return co_await reply("501 5.5.4 Syntax error in MAIL: " + error);
+      if (auto size = smtp::parameter(*path, "SIZE")) {
+        std::uint64_t declared = 0;
+        for (char ch : *size) declared = declared * 10 + static_cast<unsigned>(ch - '0');
+        if (size->size() > 19 || declared > static_cast<std::uint64_t>(c.message_size_limit))
+          co_return co_await reply("552 5.3.4 Message size exceeds fixed limit");
+      }
+      envelope_.sender = std::move(*path);
+      in_transaction_ = true;
+      co_return co_await reply("250 2.1.0 Ok");
+    }
+    case Verb::rcpt: {
+      if (!in_transaction_) co_return co_await reply("503 5.5.1 Error: need MAIL command");
+      auto path = smtp::parse_rcpt_to(command.argument, &error);
+      if (!path) co_return co_await reply("501 5.5.4 Syntax error in RCPT: " + error);
+      if (envelope_.recipients.size() >= static_cast<std::size_t>(c.max_recipients))
+        co_return co_await reply("452 4.5.3 Error: too many recipients");
+      envelope_.recipients.push_back(std::move(*path));
+      co_return co_await reply("250 2.1.5 Ok");
+    }
+    case Verb::data:
+      if (!in_transaction_ || envelope_.recipients.empty())
+        co_return co_await reply("503 5.5.1 Error: need RCPT command");
+      if (!command.argument.empty()) co_return co_await reply("501 5.5.4 Syntax: DATA");
+      co_return co_await receive_data();
+    case Verb::rset:
+      reset_transaction();
+      co_return co_await reply("250 2.0.0 Ok");
+    case Verb::noop:
+      co_return co_await reply("250 2.0.0 Ok");
+    case Verb::quit:
+      co_await reply("221 2.0.0 Bye");
+      co_return false;
+    case Verb::vrfy:
+      co_return co_await reply("502 5.5.1 VRFY command is disabled");
+    case Verb::bdat:
+    case Verb::starttls:
+    case Verb::auth:
+      co_return co_await reply("502 5.5.1 Error: command not implemented");
+    case Verb::unknown:
+      break;
+  }
+  co_return co_await reply("500 5.5.2 Error: command not recognized");
+}
+
+asio::awaitable<bool> ProxySession::receive_data() {
+  const FilterConfig& c = settings_->config;
+  if (!co_await reply("354 End data with <CR><LF>.<CR><LF>")) co_return false;
+  busy_ = true;
+  struct Idle {
+    bool& busy;
+    ~Idle() { busy = false; }
+  } idle{busy_};
+  smtp::DataDecoder decoder(static_cast<std::uint64_t>(c.message_size_limit));
+  std::string unstuffed, wire;
+  std::error_code spool_error;
+  for (;;) {
+    std::size_t consumed = 0;
+    auto status = decoder.feed(std::string_view(buffer_).substr(pos_), consumed, unstuffed, wire);
+    pos_ += consumed;
+    wire.clear();
+    if (!unstuffed.empty() && !spool_error) spool_error = spool_->append(unstuffed);
+    unstuffed.clear();
+    if (status == smtp::DataDecoder::Status::done) break;
+    Read r = co_await read_more(c.data_timeout);
+    if (r == Read::timeout) {
+      co_await reply("421 4.4.2 " + settings_->hostname + " Error: timeout exceeded");
+      co_return false;
+    }
+    if (r == Read::closed) co_return false;
+  }
+  context_.metrics->message_bytes.inc(decoder.bytes());
+  std::string answer =
+      co_await finish_message(std::string(decoder.error()), decoder.too_large(), spool_error);
+  reset_transaction();
+  co_return co_await reply(std::move(answer));
+}
+
+asio::awaitable<std::vector<ScanReport>> ProxySession::run_scanners() {
+  const auto& scanners = settings_->scanners;
+  const std::size_t n = scanners.size();
+  std::vector<ScanReport> empty;
+  if (n == 0) co_return empty;
+  struct Shared {
+    explicit Shared(asio::any_io_executor ex, std::size_t n)
+        : reports(n),
+          finished(n, false),
+          all_done(ex, Clock::time_point::max()),
+          left(n),
+          signals(n) {}
+    std::vector<ScanReport> reports;
+    std::vector<bool> finished;
+    asio::steady_timer all_done;
+    std::size_t left;
+    std::vector<asio::cancellation_signal> signals;
+  };
+  auto shared = std::make_shared<Shared>(context_.executor, n);
+  ScanInput input{envelope_, *spool_};
+  for (std::size_t i = 0; i < n; ++i) {
+    std::shared_ptr<Scanner> scanner = scanners[i];
+    asio::co_spawn(
+        context_.executor,
+        [scanner, input, shared, i]() -> asio::awaitable<void> {
+          ScanReport r;
+          try {
+            r = co_await scanner->scan(input);
+          } catch (const std::exception& e) {
+            r.completed = false;
+            r.error = e.what();
+          }
+          r.scanner = std::string(scanner->name());
+          shared->reports[i] = std::move(r);
+          shared->finished[i] = true;
+          if (--shared->left == 0) shared->all_done.cancel();
+        },
+        asio::bind_cancellation_slot(shared->signals[i].slot(), asio::detached));
+  }
+  if (shared->left > 0) {
+    asio::steady_timer deadline(context_.executor, settings_->config.scan_timeout);
+    auto outcome =
+        co_await (shared->all_done.async_wait(use_nothrow) || deadline.async_wait(use_nothrow));
+    if (outcome.index() == 1) {
+      const std::vector<bool> finished_in_time = shared->finished;
+      for (std::size_t i = 0; i < n; ++i)
+        if (!shared->finished[i]) shared->signals[i].emit(asio::cancellation_type::terminal);
+      // The scanners read the spool: wait until each has let go of it.
+      if (shared->left > 0) {
+        shared->all_done.expires_at(Clock::time_point::max());
+        co_await shared->all_done.async_wait(use_nothrow);
+      }
+      for (std::size_t i = 0; i < n; ++i)
+        if (!finished_in_time[i]) {
+          shared->reports[i].completed = false;
+          shared->reports[i].error = "scan_timeout";
+        }
+    }
+  }
+  co_return std::move(shared->reports);
+}
+
+asio::awaitable<std::string> ProxySession::finish_message(const std::string& decode_error,
+                                                          bool too_large,
+                                                          std::error_code spool_error) {
+  const FilterConfig& c = settings_->config;
+  auto started = Clock::now();
+  log::Line line(log::Level::info, "message");
+  line.kv("peer", peer_)
+      .kv("client", envelope_.xforward_value("ADDR"))
+      .kv("helo", envelope_.xforward_value("HELO"))
+      .kv("sender", envelope_.sender.address)
+      .kv("rcpt", recipients_of(envelope_))
+      .kv("size", static_cast<std::uint64_t>(spool_->size()));
+  if (!spool_->in_memory()) context_.metrics->spooled_to_disk.inc();
+  auto finish = [&](const std::string& verdict, std::string answer) {
+    context_.metrics->messages(verdict).inc();
+    // The rows of `mailsanctl report`, counted only for answers that
+    // settle the message (a 4xx is retried and counted then).
+    if (context_.counters && answer.size() > 0 && answer[0] != '4') {
+      if (verdict == "spam") context_.counters->add("spam");
+      if (verdict == "virus") context_.counters->add("virus");
+      if (verdict == "tagged") context_.counters->add("delivered_spam");
+      if (verdict == "clean") context_.counters->add("delivered_ham");
+      if (verdict == "split") context_.counters->add("quarantined");
+    }
+    line.kv("verdict", verdict).kv("reply", answer);
+    return answer;
+  };
+  if (!decode_error.empty())
+    co_return finish("malformed", "550 5.6.0 Message rejected: " + decode_error);
+  if (too_large) co_return finish("too_large", "552 5.3.4 Message size exceeds fixed limit");
+  if (spool_error) {
+    log::error("spool_failed").kv("error", spool_error.message()).kv("dir", c.spool_dir);
+    co_return finish("tempfail", "451 4.3.0 Error: cannot store the message now");
+  }
+
+  std::vector<ScanReport> reports = co_await run_scanners();
+  std::vector<FailureMode> modes;
+  std::vector<std::string> unavailable;
+  for (const auto& s : settings_->scanners) {
+    modes.push_back(s->failure_mode());
+    unavailable.push_back(s->unavailable_reply());
+  }
+  for (const auto& r : reports)
+    if (!r.completed) context_.metrics->scanner_failures(r.scanner).inc();
+  Verdict v = decide_verdict(envelope_, reports, modes, unavailable, settings_->policy);
+  context_.metrics->scan_seconds.observe(
+      std::chrono::duration<double>(Clock::now() - started).count());
+  line.kv("score", v.spam_checked ? format_score(v.score) : std::string("-"))
+      .kv("reason", v.reason)
+      .kv("scan_ms", std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+  if (v.virus) line.kv("virus", *v.virus);
+  if (v.kind != Verdict::Kind::accept) co_return finish(v.label, v.reply);
+
+  // Quarantine first: once the next hop has the message it cannot be taken
+  // back, so a copy that cannot be kept must stop the whole message.
+  std::string quarantine_id;
+  if (!v.quarantine.empty()) {
+    QuarantineRecord record;
+    record.time = static_cast<std::int64_t>(std::time(nullptr));
+    record.id = new_quarantine_id(record.time);
+    record.hostname = settings_->hostname;
+    record.sender = envelope_.sender.address;
+    record.sender_parameters = envelope_.sender.parameters;
+    for (std::size_t i : v.quarantine)
+      record.recipients.push_back(
+          {envelope_.recipients[i].address, envelope_.recipients[i].parameters});
+    record.helo = envelope_.helo;
+    for (const auto& a : envelope_.xforward) record.xforward.emplace_back(a.name, a.value);
+    record.reason = v.reason;
+    record.report = v.report;
+    record.size = spool_->size();
+    if (std::error_code ec = context_.quarantine->put(record, *spool_)) {
+      log::error("quarantine_failed").kv("error", ec.message()).kv("dir", c.quarantine_dir);
+      co_return finish("tempfail", "451 4.3.0 Error: cannot quarantine the message now");
+    }
+    quarantine_id = record.id;
+    context_.metrics->quarantined.inc();
+    line.kv("quarantine", quarantine_id);
+    // The index lets every MX's mailsanctl list it; the files are what
+    // counts, so a Redis failure is logged and counted only.
+    std::string score = std::to_string(record.time);
+    std::string json = encode_quarantine_record(record);
+    std::string index_key = quarantine_index_key(c.redis_prefix);
+    std::string record_key = quarantine_record_key(c.redis_prefix, record.id);
+    redis::Result z = co_await context_.redis->command("ZADD", index_key, score, record.id);
+    redis::Result s = co_await context_.redis->command("SET", record_key, json);
+    if (z.ec || s.ec || z.reply.is_error() || s.reply.is_error()) {
+      context_.metrics->redis_errors.inc();
+      log::warning("quarantine_index_failed").kv("id", record.id);
+    }
+  }
+
+  if (v.deliver.empty()) co_return finish(v.label, "250 2.0.0 Ok: accepted as " + quarantine_id);
+
+  RelayRequest request;
+  request.next_hop = settings_->next_hop;
+  request.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.next_hop_timeout);
+  request.helo = settings_->hostname;
+  request.envelope = &envelope_;
+  request.recipients = v.deliver;
+  request.headers = v.headers;
+  request.message = spool_.get();
+  RelayOutcome relayed = co_await relay_message(context_.executor, std::move(request));
+  line.kv("next_hop", relayed.reply);
+  if (!relayed.delivered) {
+    context_.metrics->next_hop_failures.inc();
+    log::warning("next_hop_failed").kv("reply", relayed.reply);
+    // The client retries the whole message; a quarantined copy would then
+    // be kept twice.
+    if (!quarantine_id.empty()) {
+      context_.quarantine->remove(quarantine_id);
+      std::string index_key = quarantine_index_key(c.redis_prefix);
+      std::string record_key = quarantine_record_key(c.redis_prefix, quarantine_id);
+      co_await context_.redis->command("ZREM", index_key, quarantine_id);
+      co_await context_.redis->command("DEL", record_key);
+    }
+    co_return finish("tempfail", c.downstream_failure_reply);
+  }
+  co_return finish(v.label, relayed.reply);
+}
+
+}  // namespace mailsan::filter

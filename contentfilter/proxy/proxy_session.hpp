@@ -1,0 +1,63 @@
+// One connection from Postfix's before-queue smtpd (SPEC §3): the filter
+// answers EHLO, XFORWARD, MAIL and RCPT itself, keeping every parameter;
+// receives the body into a spool; at end-of-DATA runs every scanner at once
+// under scan_timeout, decides per recipient, quarantines what must be kept
+// and relays the rest to next_hop — and answers 250 only after the next hop
+// said 250. Any failure on the way answers 4xx, so the client retries and
+// nothing is lost.
+//
+// SECURITY: this is the SMTP server side, fed by Postfix but carrying the
+// bytes of any client on the Internet. Lines and the message are bounded;
+// a bare CR or LF is never taken for a line end (SMTP smuggling), and a
+// message containing one is refused.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "contentfilter/message/envelope.hpp"
+#include "contentfilter/proxy/filter_context.hpp"
+#include "contentfilter/smtp/command.hpp"
+#include "contentfilter/spool/message_spool.hpp"
+
+namespace mailsan::filter {
+
+class ProxySession {
+ public:
+  ProxySession(boost::asio::ip::tcp::socket socket, FilterContext& context);
+  boost::asio::awaitable<void> run();
+  // Closes the connection unless a message is being scanned or relayed
+  // (SIGTERM: those finish first).
+  void close_if_idle();
+  bool busy() const { return busy_; }
+
+ private:
+  enum class Read { ok, timeout, closed };
+  boost::asio::awaitable<Read> read_more(std::chrono::seconds timeout);
+  boost::asio::awaitable<bool> reply(std::string text);
+  // Returns false when the connection is to be closed.
+  boost::asio::awaitable<bool> handle(const smtp::Command& command);
+  boost::asio::awaitable<bool> receive_data();
+  boost::asio::awaitable<std::string> finish_message(const std::string& decode_error,
+                                                     bool too_large, std::error_code spool_error);
+  boost::asio::awaitable<std::vector<ScanReport>> run_scanners();
+  std::string ehlo_reply() const;
+  void reset_transaction();
+
+  boost::asio::ip::tcp::socket socket_;
+  FilterContext& context_;
+  std::shared_ptr<const FilterSettings> settings_;
+  std::string buffer_;
+  std::size_t pos_ = 0;  // bytes of buffer_ already parsed
+  bool busy_ = false;
+  bool greeted_ = false;
+  bool in_transaction_ = false;
+  Envelope envelope_;
+  std::unique_ptr<MessageSpool> spool_;
+  std::string peer_;
+};
+
+}  // namespace mailsan::filter

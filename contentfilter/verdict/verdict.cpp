@@ -1,0 +1,140 @@
+#include "contentfilter/verdict/verdict.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/util/ascii.hpp"
+#include "common/util/text_template.hpp"
+
+namespace mailsan::filter {
+
+std::string format_score(double score) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", std::round(score * 10) / 10);
+  return buf;
+}
+
+SpamThreshold threshold_for(const VerdictPolicy& policy, std::string_view recipient) {
+  const std::string address = util::ascii_lower(recipient);
+  auto at = address.rfind('@');
+  const std::string domain = at == std::string::npos ? std::string() : address.substr(at + 1);
+  for (const auto& t : policy.thresholds)
+    if (t.match == address) return t;
+  for (const auto& t : policy.thresholds)
+    if (!domain.empty() && t.match == domain) return t;
+  return policy.defaults;
+}
+
+Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& reports,
+                       const std::vector<FailureMode>& failure_modes,
+                       const std::vector<std::string>& unavailable_replies,
+                       const VerdictPolicy& policy) {
+  Verdict v;
+  bool virus_scanned = false;
+  bool spam_scorer = false;
+  std::vector<std::string> rules;
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const ScanReport& r = reports[i];
+    std::string line = r.scanner + ": ";
+    if (!r.completed) {
+      line += (r.skipped ? "skipped (" : "failed (") + r.error + ")";
+      if (failure_modes[i] == FailureMode::closed && !r.skipped &&
+          v.kind != Verdict::Kind::tempfail) {
+        v.kind = Verdict::Kind::tempfail;
+        v.reply = unavailable_replies[i];
+        v.label = "tempfail";
+        v.reason = r.scanner + " unavailable: " + r.error;
+      }
+      spam_scorer = spam_scorer || r.scores_spam;
+    } else {
+      virus_scanned = virus_scanned || r.checks_viruses;
+      if (r.scores_spam) {
+        spam_scorer = true;
+        v.spam_checked = true;
+        v.score += r.score;
+        line += "score " + format_score(r.score);
+      }
+      if (r.virus) {
+        if (!v.virus) v.virus = r.virus;
+        line += (r.scores_spam ? ", " : "") + std::string("virus ") + *r.virus;
+      } else if (!r.scores_spam) {
+        line += "clean";
+      }
+      rules.insert(rules.end(), r.rules.begin(), r.rules.end());
+      for (const auto& h : r.headers) v.headers.push_back(h);
+    }
+    if (!v.report.empty()) v.report += "\n";
+    v.report += line;
+  }
+  if (v.kind == Verdict::Kind::tempfail) return v;
+
+  const std::size_t n = envelope.recipients.size();
+  if (v.virus) {
+    v.label = "virus";
+    v.reason = "virus " + *v.virus;
+    if (!policy.quarantine_viruses) {
+      v.kind = Verdict::Kind::reject;
+      v.reply = util::expand_template(policy.virus_reply, {{"virus", *v.virus}});
+      return v;
+    }
+    // The seed's "silently quarantine mass mailing worms": accepted, kept,
+    // never delivered.
+    for (std::size_t i = 0; i < n; ++i) v.quarantine.push_back(i);
+    return v;
+  }
+
+  double lowest_tag = 0;
+  bool any_delivered = false;
+  std::string refused_by;
+  for (std::size_t i = 0; i < n; ++i) {
+    SpamThreshold t = threshold_for(policy, envelope.recipients[i].address);
+    if (v.spam_checked && v.score >= t.reject) {
+      v.quarantine.push_back(i);
+      if (refused_by.empty())
+        refused_by = "reject " + format_score(t.reject) + " for " + envelope.recipients[i].address;
+    } else {
+      v.deliver.push_back(i);
+      lowest_tag = any_delivered ? std::min(lowest_tag, t.tag) : t.tag;
+      any_delivered = true;
+    }
+  }
+  const std::string score = format_score(v.score);
+  if (v.spam_checked && v.deliver.empty() && n > 0) {
+    v.kind = Verdict::Kind::reject;
+    v.reply = util::expand_template(policy.spam_reply, {{"score", score}});
+    v.quarantine.clear();
+    v.label = "spam";
+    v.reason = "spam " + score + " (" + refused_by + ")";
+    return v;
+  }
+  if (!v.quarantine.empty()) {
+    v.label = "split";
+    v.reason = "spam " + score + " (" + refused_by + ")";
+  }
+
+  // The headers of the delivered copy, above the scanners' own.
+  std::vector<std::string> top;
+  if (spam_scorer) {
+    if (!v.spam_checked) {
+      top.push_back("X-Spam-Status: unchecked");
+    } else {
+      bool spam = v.score >= lowest_tag;
+      std::string tests;
+      for (const auto& r : rules) tests += (tests.empty() ? "" : ",") + r;
+      top.push_back(std::string("X-Spam-Flag: ") + (spam ? "YES" : "NO"));
+      top.push_back("X-Spam-Score: " + score);
+      top.push_back(std::string("X-Spam-Status: ") + (spam ? "Yes" : "No") + ", score=" + score +
+                    " required=" + format_score(lowest_tag) +
+                    " tests=" + (tests.empty() ? "none" : tests));
+      if (v.label.empty()) v.label = spam ? "tagged" : "clean";
+    }
+  }
+  if (virus_scanned) top.push_back("X-Virus-Scanned: mailsan-filter at " + policy.hostname);
+  v.headers.insert(v.headers.begin(), top.begin(), top.end());
+  if (v.label.empty()) v.label = "clean";
+  if (v.reason.empty()) v.reason = v.label;
+  return v;
+}
+
+}  // namespace mailsan::filter
