@@ -146,7 +146,7 @@ config::OptionTable make_option_table(FilterConfig& c) {
              std::int64_t{1} << 32, "most data scanned per message (CL_ENGINE_MAX_SCANSIZE)");
   t.add_size("clamav.max_file_size", &c.clamav.max_file_size, 26214400, 1024, std::int64_t{1} << 32,
              "largest file inside a message scanned (CL_ENGINE_MAX_FILESIZE)");
-  t.add_integer("clamav.max_recursion", &c.clamav.max_recursion, 16, 1, 100,
+  t.add_integer("clamav.max_recursion", &c.clamav.max_recursion, 20, 1, 100,
                 "archive nesting unpacked (CL_ENGINE_MAX_RECURSION)");
   t.add_integer("clamav.max_files", &c.clamav.max_files, 10000, 1, 1000000,
                 "files unpacked from one message (CL_ENGINE_MAX_FILES)");

@@ -30,7 +30,7 @@ struct ClamavConfig {
   std::int64_t workers = 2;
   std::int64_t max_scan_size = 104857600;
   std::int64_t max_file_size = 26214400;
-  std::int64_t max_recursion = 16;
+  std::int64_t max_recursion = 20;
   std::int64_t max_files = 10000;
   std::chrono::seconds reload_check_interval{60};
   std::string failure_mode = "fail_closed";

@@ -17,6 +17,8 @@
 #include "common/log/log.hpp"
 #include "common/metrics/http_endpoint.hpp"
 #include "common/redis/client.hpp"
+#include "policyd/callout/callout_check.hpp"
+#include "policyd/callout/callout_service.hpp"
 #include "policyd/dnsbl/dnsbl_check.hpp"
 #include "policyd/greylist/greylist_check.hpp"
 #include "policyd/pipeline/pipeline.hpp"
@@ -156,17 +158,22 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
     }
   }
 
+  stats::DailyCounters counters(ex, redis, config.redis_prefix);
   Pipeline pipeline(ex, metrics);
   pipeline.set_request_timeout(config.request_timeout);
+  pipeline.set_counters(&counters);
   auto whitelist_check = std::make_unique<WhitelistCheck>(metrics);
   auto recipient_check = std::make_unique<RecipientCheck>(directory.get(), metrics);
   auto dnsbl_check = std::make_unique<DnsblCheck>(*resolver, metrics);
   auto spf_check = std::make_unique<SpfCheck>(*resolver, metrics);
+  CalloutService callouts(ex, *resolver, redis, metrics);
+  auto callout_check = std::make_unique<CalloutCheck>(callouts, metrics);
   auto greylist_check = std::make_unique<GreylistCheck>(redis, metrics);
   WhitelistCheck* whitelist = whitelist_check.get();
   RecipientCheck* recipient = recipient_check.get();
   DnsblCheck* dnsbl = dnsbl_check.get();
   SpfCheck* spf = spf_check.get();
+  CalloutCheck* callout = callout_check.get();
   GreylistCheck* greylist = greylist_check.get();
   try {
     whitelist->set(Whitelist::build(config.whitelist));
@@ -177,12 +184,14 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   }
   recipient->configure(config);
   spf->configure(config);
+  callout->configure(config);
   greylist->configure(config);
-  // SPEC §2.1 order; the callout will go after SPF.
+  // SPEC §2.1 order.
   pipeline.add(std::move(whitelist_check));
   pipeline.add(std::move(recipient_check));
   pipeline.add(std::move(dnsbl_check));
   pipeline.add(std::move(spf_check));
+  pipeline.add(std::move(callout_check));
   pipeline.add(std::move(greylist_check));
 
   PolicyServer server(ex, pipeline, metrics);
@@ -200,6 +209,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   // Serving before Redis is connected would fail open needlessly for the
   // first requests; wait for it a little, then serve whatever its state.
   redis.start();
+  counters.start();
   asio::steady_timer startup_timer(ex);
   asio::co_spawn(
       ex,
@@ -275,6 +285,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
             server.set_max_connections(static_cast<std::size_t>(config.max_connections));
             recipient->configure(config);
             spf->configure(config);
+            callout->configure(config);
             greylist->configure(config);
             try {
               dnsbl->configure(config);
@@ -303,6 +314,8 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
         }
         signals.cancel();
         metrics_endpoint.stop();
+        counters.stop();
+        co_await counters.flush();
         redis.stop();
         io.stop();
       },

@@ -24,8 +24,6 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
-
 const char* const kXforwardNames = "NAME ADDR PORT PROTO HELO IDENT SOURCE LOGIN DESTADDR DESTPORT";
 
 std::string recipients_of(const Envelope& e) {
@@ -58,19 +56,16 @@ asio::awaitable<ProxySession::Read> ProxySession::read_more(std::chrono::seconds
     buffer_.erase(0, pos_);
     pos_ = 0;
   }
-  std::size_t old = buffer_.size();
-  buffer_.resize(old + kReadChunk);
+  // Read into a fixed buffer and append what came: resizing buffer_ by a
+  // whole chunk first would zero 64 KiB for every command line.
   asio::steady_timer timer(context_.executor, timeout);
   auto outcome = co_await (
-      socket_.async_read_some(asio::buffer(buffer_.data() + old, kReadChunk), use_nothrow) ||
+      socket_.async_read_some(asio::buffer(read_chunk_.data(), read_chunk_.size()), use_nothrow) ||
       timer.async_wait(use_nothrow));
-  if (outcome.index() == 1) {
-    buffer_.resize(old);
-    co_return Read::timeout;
-  }
+  if (outcome.index() == 1) co_return Read::timeout;
   auto [ec, n] = std::get<0>(outcome);
-  buffer_.resize(old + n);
   if (ec || n == 0) co_return Read::closed;
+  buffer_.append(read_chunk_.data(), n);
   co_return Read::ok;
 }
 

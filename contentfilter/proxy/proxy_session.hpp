@@ -12,6 +12,7 @@
 // message containing one is refused.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -52,6 +53,7 @@ class ProxySession {
   std::shared_ptr<const FilterSettings> settings_;
   std::string buffer_;
   std::size_t pos_ = 0;  // bytes of buffer_ already parsed
+  std::array<char, 64 * 1024> read_chunk_;
   bool busy_ = false;
   bool greeted_ = false;
   bool in_transaction_ = false;

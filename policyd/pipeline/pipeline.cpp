@@ -60,7 +60,10 @@ asio::awaitable<std::optional<Decision>> Pipeline::run_checks(std::shared_ptr<Tr
     double ms = ms_since(start);
     metrics_.check_latency(c->name()).observe(ms / 1000.0);
     if (!c->has_lookup()) tx->timings.push_back({c->name(), ms});
-    if (d) co_return d;
+    if (d) {
+      d->check = c->name();
+      co_return d;
+    }
     if (tx->skip_all) break;
   }
   co_return std::nullopt;
@@ -120,9 +123,22 @@ asio::awaitable<std::string> Pipeline::evaluate(const PolicyRequest& request,
     }
   }
   metrics_.verdict(decision.verdict).inc();
+  if (counters_)
+    if (std::string_view field = report_field(decision); !field.empty()) counters_->add(field);
   double ms = ms_since(start);
   if (log::min_level() <= log::Level::info) log_decision(*tx, decision, action, ms);
   co_return action;
+}
+
+std::string_view report_field(const Decision& d) {
+  if (d.verdict == "reject") {
+    if (d.check == "recipient") return "user_unknown";
+    if (d.check == "callout") return "sender_verify";
+    if (d.check == "spf") return "spf_fail";
+    if (d.check == "dnsbl") return "dnsbl";
+  }
+  if (d.verdict == "defer" && d.check == "greylist") return "greylisted";
+  return {};
 }
 
 void Pipeline::log_decision(const Transaction& tx, const Decision& d, std::string_view action,

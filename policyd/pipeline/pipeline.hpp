@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/stats/daily_counters.hpp"
 #include "policyd/pipeline/check.hpp"
 #include "policyd/pipeline/transaction.hpp"
 #include "policyd/policyd_metrics.hpp"
@@ -25,6 +26,8 @@ class Pipeline {
 
   void add(std::unique_ptr<Check> check) { checks_.push_back(std::move(check)); }
   void set_request_timeout(std::chrono::milliseconds t) { request_timeout_ = t; }
+  // The shared report counters (SPEC §5); null: none.
+  void set_counters(stats::DailyCounters* counters) { counters_ = counters; }
 
   // The policy action for one request (without "action="). Never throws.
   boost::asio::awaitable<std::string> evaluate(const PolicyRequest& request,
@@ -39,6 +42,10 @@ class Pipeline {
   PolicydMetrics& metrics_;
   std::vector<std::unique_ptr<Check>> checks_;
   std::chrono::milliseconds request_timeout_{8000};
+  stats::DailyCounters* counters_ = nullptr;
 };
+
+// The row of `mailsanctl report` a decision counts in, or empty.
+std::string_view report_field(const Decision& decision);
 
 }  // namespace mailsan::policyd

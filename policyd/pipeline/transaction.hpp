@@ -11,6 +11,7 @@
 
 #include "common/net/cidr.hpp"
 #include "common/spf/spf.hpp"
+#include "policyd/callout/callout_result.hpp"
 #include "policyd/protocol/policy_request.hpp"
 
 namespace mailsan::policyd {
@@ -44,6 +45,9 @@ struct Transaction {
   explicit Transaction(const PolicyRequest& r) : request(r) {}
 
   const PolicyRequest& request;
+  // When the request arrived: checks that wait in decide() (the callout)
+  // measure what is left of request_timeout from here.
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::optional<net::IpAddress> client_ip;  // nullopt when Postfix sent none usable
 
   bool skip_all = false;       // whitelisted client: nothing else runs
@@ -73,6 +77,16 @@ struct Transaction {
   // run (no client address). The header is built with the request it asked.
   std::optional<spf::Outcome> spf;
   std::string spf_header;
+  // Sender verification (SPEC §2.1 step 5): whether it applies to this
+  // request (a non-null sender outside local_domains, not exempt), and the
+  // verdict the cache or the callout gave.
+  bool callout_applies = false;
+  std::optional<CalloutResult> callout;
+  // A check's own text for greylisting's deferral (an unverified sender is
+  // told so), with ${seconds}, ${sender}, ${recipient} and ${ip}; empty: the
+  // greylist's own text.
+  std::string greylist_reply;
+
   std::vector<std::string> headers;  // headers a check wants prepended
   std::vector<std::string> notes;    // "greylist=pass" etc., for the decision log
   std::vector<CheckTiming> timings;
@@ -80,9 +94,10 @@ struct Transaction {
 
 // A decisive outcome; the first one in pipeline order wins.
 struct Decision {
-  std::string action;   // the policy action, e.g. "DEFER_IF_PERMIT 4.7.1 ..."
-  std::string verdict;  // metrics and log label: defer, reject, skip, ...
-  std::string reason;   // which check and why, for the log
+  std::string action;           // the policy action, e.g. "DEFER_IF_PERMIT 4.7.1 ..."
+  std::string verdict;          // metrics and log label: defer, reject, skip, ...
+  std::string reason;           // which check and why, for the log
+  std::string_view check = {};  // the check that decided (set by the pipeline)
 };
 
 }  // namespace mailsan::policyd

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/config/option_table.hpp"
+#include "contentfilter/filter_config.hpp"
 #include "policyd/policyd_config.hpp"
 #include "test/support/process.hpp"
 
@@ -55,4 +56,37 @@ TEST_CASE("the example file loads as a valid configuration", "[config]") {
   auto table = policyd::make_option_table(c);
   CHECK_NOTHROW(
       config::load_file(table, std::string(MAILSAN_SOURCE_DIR) + "/etc/policyd.conf.example"));
+}
+
+TEST_CASE("every filter option has a one-line doc and the SPEC defaults", "[config]") {
+  filter::FilterConfig c;
+  auto table = filter::make_option_table(c);
+  for (const auto& o : table.options()) {
+    INFO(o.name);
+    CHECK_FALSE(o.doc.empty());
+  }
+  CHECK(c.listen == "inet:127.0.0.1:10025");
+  CHECK(c.next_hop == "inet:127.0.0.1:10026");
+  CHECK(c.scan_timeout.count() == 45);
+  CHECK(c.message_size_limit == 52428800);
+  CHECK(c.spool_memory_limit == 1048576);
+  CHECK(c.quarantine_dir == "/var/lib/mailsan/quarantine");
+  CHECK(c.clamav.virus_action == "reject");
+  CHECK(c.spamd.spam_tag_score == 5);
+  CHECK(c.spamd.spam_reject_score == 10);
+}
+
+TEST_CASE("etc/filter.conf.example and its reference are what the options table generates",
+          "[config]") {
+  filter::FilterConfig c;
+  auto table = filter::make_option_table(c);
+  INFO("regenerate with scripts/gen-docs");
+  CHECK(test::read_file(std::string(MAILSAN_SOURCE_DIR) + "/etc/filter.conf.example") ==
+        config::example_file(table));
+  CHECK(test::read_file(std::string(MAILSAN_SOURCE_DIR) + "/docs/configuration.md")
+            .find(config::markdown_reference(table)) != std::string::npos);
+  filter::FilterConfig loaded;
+  auto loaded_table = filter::make_option_table(loaded);
+  CHECK_NOTHROW(config::load_file(loaded_table,
+                                  std::string(MAILSAN_SOURCE_DIR) + "/etc/filter.conf.example"));
 }

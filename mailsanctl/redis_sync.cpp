@@ -1,0 +1,148 @@
+// The blocking Redis connection of mailsanctl (see redis_sync.hpp).
+//
+// SECURITY: replies come from the shared Redis, which every MX (and anyone
+// who can reach it) can write: they are copied as bytes here and checked by
+// the callers (ids with valid_quarantine_id, records with the strict
+// decoder) before anything is done with them.
+#include "mailsanctl/redis_sync.hpp"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+#include <fstream>
+#include <vector>
+
+#include "common/net/endpoint_address.hpp"
+
+namespace mailsan::ctl {
+namespace {
+
+redis::Reply to_reply(const redisReply& r) {
+  redis::Reply out;
+  switch (r.type) {
+    case REDIS_REPLY_STRING:
+      out.type = redis::Reply::Type::string;
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = redis::Reply::Type::status;
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = redis::Reply::Type::error;
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = redis::Reply::Type::integer;
+      out.integer = r.integer;
+      return out;
+    case REDIS_REPLY_ARRAY:
+      out.type = redis::Reply::Type::array;
+      out.elements.reserve(r.elements);
+      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(to_reply(*r.element[i]));
+      return out;
+    default:
+      return out;  // nil
+  }
+  if (r.str != nullptr) out.str.assign(r.str, r.len);
+  return out;
+}
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+// The first line of the file, without its line ending.
+bool read_password(const std::string& path, std::string* password, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read password file " + path;
+    return false;
+  }
+  std::getline(in, *password);
+  if (!password->empty() && password->back() == '\r') password->pop_back();
+  if (password->empty()) {
+    *error = "password file " + path + " has an empty first line";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<SyncRedis> SyncRedis::connect(const RedisSettings& settings, std::string* error) {
+  std::string parse_error;
+  auto endpoint = net::parse_endpoint(settings.address, &parse_error);
+  if (!endpoint) {
+    *error = "bad Redis address " + settings.address + ": " + parse_error;
+    return nullptr;
+  }
+  std::string password;
+  if (!settings.password_file.empty() && !read_password(settings.password_file, &password, error))
+    return nullptr;
+
+  const timeval tv = to_timeval(settings.timeout);
+  redisContext* context = endpoint->kind == net::EndpointAddress::Kind::unix_socket
+                              ? redisConnectUnixWithTimeout(endpoint->path.c_str(), tv)
+                              : redisConnectWithTimeout(endpoint->host.c_str(), endpoint->port, tv);
+  if (context == nullptr) {
+    *error = "cannot allocate a Redis context";
+    return nullptr;
+  }
+  std::unique_ptr<SyncRedis> redis(new SyncRedis(context));
+  if (context->err != 0) {
+    *error = std::string("cannot connect: ") + context->errstr;
+    return nullptr;
+  }
+  // The connect timeout does not cover the commands; without this a Redis
+  // that accepts and then hangs would hang mailsanctl.
+  if (redisSetTimeout(context, tv) != REDIS_OK) {
+    *error = "cannot set the Redis timeout: " + std::string(context->errstr);
+    return nullptr;
+  }
+
+  auto expect_ok = [&](std::initializer_list<std::string_view> argv, const char* what) {
+    auto reply = redis->command(argv);
+    if (!reply) {
+      *error = std::string(what) + " failed: " + redis->error();
+      return false;
+    }
+    if (reply->is_error()) {
+      *error = std::string(what) + " refused: " + reply->str;
+      return false;
+    }
+    return true;
+  };
+  if (!password.empty() && !expect_ok({"AUTH", password}, "Redis AUTH")) return nullptr;
+  const std::string database = std::to_string(settings.database);
+  if (settings.database != 0 && !expect_ok({"SELECT", database}, "Redis SELECT")) return nullptr;
+  return redis;
+}
+
+SyncRedis::~SyncRedis() {
+  if (context_ != nullptr) redisFree(context_);
+}
+
+std::optional<redis::Reply> SyncRedis::command(std::span<const std::string_view> argv) {
+  if (context_->err != 0) {
+    error_ = context_->errstr;
+    return std::nullopt;
+  }
+  std::vector<const char*> args;
+  std::vector<std::size_t> lengths;
+  for (std::string_view a : argv) {
+    args.push_back(a.empty() ? "" : a.data());
+    lengths.push_back(a.size());
+  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(context_, static_cast<int>(args.size()), args.data(), lengths.data()));
+  if (reply == nullptr) {
+    error_ = context_->err != 0 ? context_->errstr : "no reply";
+    return std::nullopt;
+  }
+  redis::Reply out = to_reply(*reply);
+  freeReplyObject(reply);
+  return out;
+}
+
+}  // namespace mailsan::ctl

@@ -1,0 +1,57 @@
+// A blocking Redis connection for mailsanctl: the RAII owner of one hiredis
+// redisContext (synchronous API), connected, authenticated (AUTH with the
+// first line of the password file) and on the configured database (SELECT)
+// before it is handed out. The daemons use the async common/redis client;
+// a command-line tool that sends a handful of commands and exits needs
+// neither an event loop nor reconnects.
+//
+// Failures are values: connect() returns null with the reason, command()
+// returns nullopt with the reason in error(). A Redis error reply ("-ERR
+// ...") is a reply, not a failure. After a transport failure every later
+// command fails too.
+#pragma once
+
+#include <chrono>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/redis/reply.hpp"
+
+struct redisContext;
+
+namespace mailsan::ctl {
+
+struct RedisSettings {
+  std::string address;                      // tcp:HOST:PORT or unix:/path (the filter's `redis`)
+  std::string password_file;                // empty: no AUTH
+  int database = 0;                         // SELECT when non-zero
+  std::chrono::milliseconds timeout{2000};  // connect, and each command
+};
+
+class SyncRedis {
+ public:
+  static std::unique_ptr<SyncRedis> connect(const RedisSettings& settings, std::string* error);
+  ~SyncRedis();
+  SyncRedis(const SyncRedis&) = delete;
+  SyncRedis& operator=(const SyncRedis&) = delete;
+
+  // One command, argv form (binary safe).
+  std::optional<redis::Reply> command(std::span<const std::string_view> argv);
+  std::optional<redis::Reply> command(std::initializer_list<std::string_view> argv) {
+    return command(std::span<const std::string_view>(argv.begin(), argv.size()));
+  }
+  // Why the last command failed.
+  const std::string& error() const { return error_; }
+
+ private:
+  explicit SyncRedis(redisContext* context) : context_(context) {}
+
+  redisContext* context_;
+  std::string error_;
+};
+
+}  // namespace mailsan::ctl
