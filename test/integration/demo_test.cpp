@@ -81,6 +81,17 @@ TEST_CASE("scripts/demo plays the seed's day of mail and the report shows it", "
   CHECK(greylist.exit_code == 0);
   CHECK(greylist.output.find("first attempt  20") != std::string::npos);
   CHECK(greylist.output.find("last pass      20") != std::string::npos);
+  // A network let through at once: its first message is not greylisted.
+  auto whitelisted = run({MAILSANCTL_BIN, "greylist", "--policyd-config",
+                          run_dir + "/policyd-mx1.conf", "whitelist", "127.0.0.150"});
+  INFO(whitelisted.output);
+  CHECK(whitelisted.exit_code == 0);
+  auto first = run({"swaks", "--server", "127.0.0.1", "--port", "21250", "--local-interface",
+                    "127.0.0.150", "--from", "good@remote.demo", "--to", "jamie@example.demo"});
+  INFO(first.output);
+  CHECK(first.exit_code == 0);
+  CHECK(first.output.find("250 2.0.0 Ok: queued as") != std::string::npos);
+
   auto selftest = run({MAILSANCTL_BIN, "selftest", "--mx", "127.0.0.1:21250", "--source",
                        "127.0.0.200", "--from", "good@remote.demo", "--to", "jamie@example.demo"});
   INFO(selftest.output);
