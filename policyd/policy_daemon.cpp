@@ -96,18 +96,9 @@ bool same_dns_options(const PolicydConfig& a, const PolicydConfig& b) {
 bool reload_config(const std::vector<std::string>& args, PolicydConfig* out) {
   PolicydConfig fresh;
   auto table = make_option_table(fresh);
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream sink, errors;
-  try {
-    auto cl = config::parse_command_line(table, static_cast<int>(argv.size()), argv.data(),
-                                         kDefaultConfigPath, sink, errors);
-    if (cl.action != config::Action::run) {
-      log::error("reload_failed").kv("error", errors.str());
-      return false;
-    }
-  } catch (const std::exception& e) {
-    log::error("reload_failed").kv("error", e.what());
+  std::string error;
+  if (!config::reload_command_line(table, args, kDefaultConfigPath, &error)) {
+    log::error("reload_failed").kv("error", error);
     return false;
   }
   *out = std::move(fresh);

@@ -3,6 +3,7 @@
 // the config file uses.
 #include <boost/program_options.hpp>
 #include <filesystem>
+#include <sstream>
 
 #include "common/config/option_table.hpp"
 
@@ -115,6 +116,29 @@ CommandLine parse_command_line(const OptionTable& table, int argc, const char* c
     result.action = Action::exit_ok;
   }
   return result;
+}
+
+}  // namespace mailsan::config
+
+namespace mailsan::config {
+
+bool reload_command_line(const OptionTable& table, const std::vector<std::string>& args,
+                         const std::string& default_config_path, std::string* error) {
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream sink, errors;
+  try {
+    auto cl = parse_command_line(table, static_cast<int>(argv.size()), argv.data(),
+                                 default_config_path, sink, errors);
+    if (cl.action != Action::run) {
+      *error = errors.str();
+      return false;
+    }
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace mailsan::config

@@ -130,6 +130,12 @@ CommandLine parse_command_line(const OptionTable& table, int argc, const char* c
                                const std::string& default_config_path, std::ostream& out,
                                std::ostream& err);
 
+// For SIGHUP: loads the file and overrides of the daemon's original command
+// line `args` into the fields `table` is bound to, as at start-up. Returns
+// false with the reason in *error (the caller keeps its running config).
+bool reload_command_line(const OptionTable& table, const std::vector<std::string>& args,
+                         const std::string& default_config_path, std::string* error);
+
 // The --help text: usage, the general flags and every option with its type,
 // doc, default and bounds.
 std::string help_text(const OptionTable& table, const std::string& program,

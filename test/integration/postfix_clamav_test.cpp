@@ -20,37 +20,6 @@
 namespace mailsan::test {
 namespace {
 
-// The shipped etc/postfix/master.cf.filter, with the test's ports: the
-// port-25 smtpd's -o options go to this instance's smtpd, the after-filter
-// service is appended to its master.cf as written.
-struct ShippedWiring {
-  std::vector<std::string> smtpd_options;
-  std::string after_filter_service;
-};
-
-ShippedWiring shipped_wiring(unsigned short filter_port, unsigned short after_port) {
-  std::string text = read_file(std::string(MAILSAN_SOURCE_DIR) + "/etc/postfix/master.cf.filter");
-  auto replace = [](std::string s, const std::string& from, const std::string& to) {
-    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-      s.replace(at, from.size(), to);
-    return s;
-  };
-  text = replace(text, "127.0.0.1:10025", "127.0.0.1:" + std::to_string(filter_port));
-  text = replace(text, "127.0.0.1:10026", "127.0.0.1:" + std::to_string(after_port));
-  ShippedWiring w;
-  std::istringstream lines(text);
-  std::string line;
-  int service = 0;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    if (line[0] != ' ') ++service;
-    if (service == 1 && line.find("-o ") != std::string::npos)
-      w.smtpd_options.push_back(line.substr(line.find("-o ") + 3));
-    if (service == 2) w.after_filter_service += line + "\n";
-  }
-  return w;
-}
-
 // The test's signature database, written before the filter starts.
 struct SignatureDir {
   SignatureDir() { write_test_clamav_db(dir.path()); }

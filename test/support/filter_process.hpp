@@ -53,6 +53,16 @@ class FilterProcess {
   Process process_;
 };
 
+// The shipped etc/postfix/master.cf.filter with a test's ports: the port-25
+// smtpd's -o options (for PostfixSettings::smtpd_options) and the
+// after-filter service as written (for extra_master_cf), so the tests run
+// the snippet users copy.
+struct ShippedWiring {
+  std::vector<std::string> smtpd_options;
+  std::string after_filter_service;
+};
+ShippedWiring shipped_wiring(unsigned short filter_port, unsigned short after_port);
+
 // A blocking SMTP client for tests: one command at a time, replies read
 // whole. Throws on a connection failure or a reply timeout.
 class SmtpTestClient {
