@@ -1,27 +1,15 @@
 #include "contentfilter/filter_config.hpp"
 
-#include <unistd.h>
-
 #include <cctype>
 #include <stdexcept>
 
 #include "common/config/values.hpp"
+#include "common/daemon/process_setup.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "common/util/ascii.hpp"
 
 namespace mailsan::filter {
 namespace {
-
-std::string this_host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
-
-void check_endpoint(const std::string& value) {
-  std::string error;
-  if (!net::parse_endpoint(value, &error)) throw std::invalid_argument(error);
-}
 
 // Postfix's smtpd_proxy_filter and the after-filter smtpd are TCP services
 // here; a host name would need a blocking lookup at start-up.
@@ -43,7 +31,7 @@ void check_thresholds(const std::string& value) {
 }  // namespace
 
 std::string effective_hostname(const FilterConfig& c) {
-  return c.hostname.empty() ? this_host_name() : c.hostname;
+  return c.hostname.empty() ? daemon::host_name() : c.hostname;
 }
 
 std::vector<SpamThreshold> parse_spam_thresholds(const std::vector<std::string>& entries) {
@@ -84,7 +72,7 @@ config::OptionTable make_option_table(FilterConfig& c) {
   t.add_string("redis", &c.redis, "tcp:127.0.0.1:6379",
                "the Redis shared by every MX (quarantine index, bulk counts): tcp:HOST:PORT or "
                "unix:/path")
-      .with_check(check_endpoint);
+      .with_check(net::check_endpoint);
   t.add_string("redis_prefix", &c.redis_prefix, "mailsan:", "prefix of every Redis key");
   t.add_string("redis_password_file", &c.redis_password_file, "",
                "file whose first line is the Redis AUTH password (empty: no AUTH)");
@@ -164,7 +152,7 @@ config::OptionTable make_option_table(FilterConfig& c) {
   t.add_bool("spamd.enable", &c.spamd.enable, true, "score every message with spamd");
   t.add_string("spamd.address", &c.spamd.address, "inet:127.0.0.1:783",
                "spamd's address: inet:ADDRESS:PORT or unix:/path")
-      .with_check(check_endpoint);
+      .with_check(net::check_endpoint);
   t.add_choice("spamd.mode", &c.spamd.mode, "symbols", {"symbols", "process"},
                "SYMBOLS (score and rules) or PROCESS (also spamd's report)");
   t.add_duration("spamd.timeout", &c.spamd.timeout, seconds(30), seconds(1), seconds(600),

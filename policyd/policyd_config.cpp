@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/config/values.hpp"
+#include "common/daemon/process_setup.hpp"
 #include "common/dns/names.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "policyd/dnsbl/dnsbl_entry.hpp"
@@ -13,19 +14,8 @@
 namespace mailsan::policyd {
 namespace {
 
-std::string this_host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
-
 // Row checks, so that --check-config and start-up report a bad value with
 // the file and line like any other.
-void check_endpoint(const std::string& value) {
-  std::string error;
-  if (!net::parse_endpoint(value, &error)) throw std::invalid_argument(error);
-}
-
 void check_client_entries(const std::string& value) {
   ClientList list;
   std::string error;
@@ -77,7 +67,7 @@ void check_readable_files(const std::string& value) {
 }  // namespace
 
 std::string effective_hostname(const PolicydConfig& c) {
-  return c.hostname.empty() ? this_host_name() : c.hostname;
+  return c.hostname.empty() ? daemon::host_name() : c.hostname;
 }
 
 config::OptionTable make_option_table(PolicydConfig& c) {
@@ -86,10 +76,10 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   config::OptionTable t("policyd");
   t.add_string("listen", &c.listen, "inet:127.0.0.1:10040",
                "where Postfix's check_policy_service connects: inet:HOST:PORT or unix:/path")
-      .with_check(check_endpoint);
+      .with_check(net::check_endpoint);
   t.add_string("redis", &c.redis, "tcp:127.0.0.1:6379",
                "the Redis shared by every MX: tcp:HOST:PORT or unix:/path")
-      .with_check(check_endpoint);
+      .with_check(net::check_endpoint);
   t.add_string("redis_prefix", &c.redis_prefix, "mailsan:", "prefix of every Redis key");
   t.add_string("redis_password_file", &c.redis_password_file, "",
                "file whose first line is the Redis AUTH password (empty: no AUTH)");

@@ -1,6 +1,7 @@
 #include "common/net/endpoint_address.hpp"
 
 #include <charconv>
+#include <stdexcept>
 
 namespace mailsan::net {
 
@@ -55,6 +56,11 @@ std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string
   out.host = std::string(host);
   out.port = static_cast<std::uint16_t>(value);
   return out;
+}
+
+void check_endpoint(const std::string& text) {
+  std::string error;
+  if (!parse_endpoint(text, &error)) throw std::invalid_argument(error);
 }
 
 }  // namespace mailsan::net

@@ -28,4 +28,8 @@ enum class PortZero { refused, allowed };
 std::optional<EndpointAddress> parse_endpoint(std::string_view text, std::string* error = nullptr,
                                               PortZero port_zero = PortZero::refused);
 
+// An options-table row check: throws std::invalid_argument with the reason
+// when `text` is not an endpoint.
+void check_endpoint(const std::string& text);
+
 }  // namespace mailsan::net
