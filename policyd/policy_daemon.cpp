@@ -17,15 +17,11 @@
 #include "common/log/log.hpp"
 #include "common/metrics/http_endpoint.hpp"
 #include "common/redis/client.hpp"
-#include "policyd/callout/callout_check.hpp"
 #include "policyd/callout/callout_service.hpp"
-#include "policyd/dnsbl/dnsbl_check.hpp"
-#include "policyd/greylist/greylist_check.hpp"
-#include "policyd/pipeline/pipeline.hpp"
-#include "policyd/recipient/recipient_check.hpp"
+#include "policyd/checks.hpp"
+#include "policyd/protocol/policy_responder.hpp"
 #include "policyd/server/policy_server.hpp"
-#include "policyd/spf/spf_check.hpp"
-#include "policyd/whitelist/whitelist_check.hpp"
+#include "policyd/whitelist/whitelist.hpp"
 
 namespace mailsan::policyd {
 namespace asio = boost::asio;
@@ -150,42 +146,19 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   }
 
   stats::DailyCounters counters(ex, redis, config.redis_prefix);
-  Pipeline pipeline(ex, metrics);
-  pipeline.set_request_timeout(config.request_timeout);
-  pipeline.set_counters(&counters);
-  auto whitelist_check = std::make_unique<WhitelistCheck>(metrics);
-  auto recipient_check = std::make_unique<RecipientCheck>(directory.get(), metrics);
-  auto dnsbl_check = std::make_unique<DnsblCheck>(*resolver, metrics);
-  auto spf_check = std::make_unique<SpfCheck>(*resolver, metrics);
   CalloutService callouts(ex, *resolver, redis, metrics);
-  auto callout_check = std::make_unique<CalloutCheck>(callouts, metrics);
-  auto greylist_check = std::make_unique<GreylistCheck>(redis, metrics);
-  WhitelistCheck* whitelist = whitelist_check.get();
-  RecipientCheck* recipient = recipient_check.get();
-  DnsblCheck* dnsbl = dnsbl_check.get();
-  SpfCheck* spf = spf_check.get();
-  CalloutCheck* callout = callout_check.get();
-  GreylistCheck* greylist = greylist_check.get();
+  CheckServices services{ex,        metrics,          redis, *resolver, directory.get(), &callouts,
+                         &counters, "mailsan-policyd"};
+  std::shared_ptr<const Pipeline> pipeline;
   try {
-    whitelist->set(Whitelist::build(config.whitelist));
-    dnsbl->configure(config);
+    pipeline = build_pipeline(config, services);
   } catch (const std::exception& e) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
   }
-  recipient->configure(config);
-  spf->configure(config);
-  callout->configure(config);
-  greylist->configure(config);
-  // SPEC §2.1 order.
-  pipeline.add(std::move(whitelist_check));
-  pipeline.add(std::move(recipient_check));
-  pipeline.add(std::move(dnsbl_check));
-  pipeline.add(std::move(spf_check));
-  pipeline.add(std::move(callout_check));
-  pipeline.add(std::move(greylist_check));
+  PolicyResponder responder(std::move(pipeline), metrics);
 
-  PolicyServer server(ex, pipeline, metrics);
+  PolicyServer server(ex, responder, metrics);
   server.set_max_connections(static_cast<std::size_t>(config.max_connections));
   metrics::HttpEndpoint metrics_endpoint(ex, registry);
   try {
@@ -220,12 +193,16 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
 
   bool stopping = false;
   auto whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
-  auto rebuild_whitelist = [&](const char* why) {
+  // The one way checks are (re)configured: a new pipeline from the config in
+  // force; on failure the running one stays.
+  auto rebuild_pipeline = [&](const char* why) {
     try {
-      whitelist->set(Whitelist::build(config.whitelist));
-      log::info("whitelist_reloaded").kv("why", why);
+      responder.set_pipeline(build_pipeline(config, services));
+      log::info("checks_reloaded").kv("why", why);
+      return true;
     } catch (const std::exception& e) {
-      log::error("whitelist_reload_failed").kv("error", e.what());
+      log::error("reload_failed").kv("why", why).kv("error", e.what());
+      return false;
     }
   };
 
@@ -238,7 +215,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
           file_timer.expires_after(config.whitelist_reload_interval);
           auto [ec] = co_await file_timer.async_wait(use_nothrow);
           if (ec || stopping) break;
-          if (whitelist_files->changed()) rebuild_whitelist("file changed");
+          if (whitelist_files->changed()) rebuild_pipeline("whitelist file changed");
         }
       },
       asio::detached);
@@ -267,24 +244,18 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
                       "with a restart");
             std::string keep_listen = config.listen, keep_redis = config.redis,
                         keep_metrics = config.metrics_listen;
+            PolicydConfig previous = std::move(config);
             config = std::move(fresh);
             config.listen = keep_listen;
             config.redis = keep_redis;
             config.metrics_listen = keep_metrics;
-            init_logging(config);
-            pipeline.set_request_timeout(config.request_timeout);
-            server.set_max_connections(static_cast<std::size_t>(config.max_connections));
-            recipient->configure(config);
-            spf->configure(config);
-            callout->configure(config);
-            greylist->configure(config);
-            try {
-              dnsbl->configure(config);
-            } catch (const std::exception& e) {
-              log::error("dnsbl_reload_failed").kv("error", e.what());
+            if (!rebuild_pipeline("SIGHUP")) {
+              config = std::move(previous);
+              continue;
             }
+            init_logging(config);
+            server.set_max_connections(static_cast<std::size_t>(config.max_connections));
             whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
-            rebuild_whitelist("SIGHUP");
             log::info("reloaded");
             continue;
           }

@@ -9,6 +9,7 @@
 #include "common/dns/names.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "policyd/dnsbl/dnsbl_entry.hpp"
+#include "policyd/pipeline/decision.hpp"
 #include "policyd/whitelist/whitelist.hpp"
 
 namespace mailsan::policyd {
@@ -34,6 +35,12 @@ void check_dnsbl_entries(const std::string& value) {
   std::string error;
   for (const auto& entry : config::split_list(value))
     if (!dnsbl::parse_entry(entry, &error)) throw std::invalid_argument(entry + ": " + error);
+}
+
+// A reply is written as a Postfix policy action and parsed into a decision
+// once, when the configuration is loaded.
+void check_reply(const std::string& value) {
+  parse_reply(value);
 }
 
 void check_dns_servers(const std::string& value) {
@@ -159,10 +166,12 @@ config::OptionTable make_option_table(PolicydConfig& c) {
       "Redis down or slow: fail_open skips greylisting, fail_closed defers with 451 4.3.0");
   t.add_string("greylist.defer_reply", &c.greylist.defer_reply,
                "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in ${seconds} seconds",
-               "policy action for a greylisted triplet; ${seconds} is the time left");
+               "policy action for a greylisted triplet; ${seconds} is the time left")
+      .with_check(check_reply);
   t.add_string("greylist.header", &c.greylist.header,
-               "X-Greylist: delayed ${seconds} seconds by mailsan-policyd at ${hostname}; ${date}",
-               "header prepended once per message that passed after a delay");
+               "X-Greylist: delayed ${seconds} seconds by ${program} at ${hostname}; ${date}",
+               "header prepended once per message that passed after a delay; ${program} is the "
+               "daemon's name");
 
   t.add_list("rbl.zones", &c.rbl.zones, "",
              "DNSBL/DNSWL zones for the client address: zone[=d.d.d.d filter]*weight, e.g. "
@@ -183,7 +192,8 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_string("rbl.reply", &c.rbl.reply,
                "554 5.7.1 Service unavailable; client [${ip}] blocked using ${zone}${reason}",
                "policy action for a rejected client; ${reason} is \"; \" and the zone's TXT "
-               "record, or empty");
+               "record, or empty")
+      .with_check(check_reply);
 
   const std::vector<std::string> spf_actions = {"reject", "defer", "greylist", "continue"};
   t.add_bool("spf.enable", &c.spf.enable, true,
@@ -210,9 +220,11 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_string("spf.reject_reply", &c.spf.reject_reply,
                "550 5.7.23 <${sender}>: SPF check failed: ${explanation}",
                "policy action for a result whose action is reject; ${sender}, ${result}, "
-               "${explanation} (the domain's exp= text, or what went wrong)");
+               "${explanation} (the domain's exp= text, or what went wrong)")
+      .with_check(check_reply);
   t.add_string("spf.defer_reply", &c.spf.defer_reply, "451 4.4.3 SPF temporary error",
-               "policy action for a result whose action is defer; placeholders as reject_reply");
+               "policy action for a result whose action is defer; placeholders as reject_reply")
+      .with_check(check_reply);
 
   t.add_bool("callout.enable", &c.callout.enable, true,
              "verify senders outside local_domains by asking their MX (RCPT TO:<sender>, never "
@@ -247,12 +259,14 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                "550 5.7.1 <${sender}>... MX ${preference} '${mx}.' [${ip}] for <${sender}> "
                "rejected address saying \"${reply}\"",
                "policy action for a sender its MX refused; ${sender}, ${preference}, ${mx}, "
-               "${ip}, ${reply}");
+               "${ip}, ${reply}")
+      .with_check(check_reply);
   t.add_string("callout.defer_reply", &c.callout.defer_reply,
                "DEFER_IF_PERMIT 4.7.1 <${recipient}>... from <${sender}> via [${ip}] to "
                "<${recipient}> denied for ${seconds} seconds",
                "greylisting's deferral for a sender that could not be verified; ${recipient}, "
-               "${sender}, ${ip}, ${seconds}");
+               "${sender}, ${ip}, ${seconds}")
+      .with_check(check_reply);
 
   t.add_string("ldap.uri", &c.ldap.uri, "",
                "LDAP server(s) for recipient validation, ldap:// or ldaps://, several separated by "
@@ -289,11 +303,13 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_integer("ldap.cache_entries", &c.ldap.cache_entries, 10000, 0, 10000000,
                 "recipients kept in the cache; the least recently used are dropped (0: no cache)");
   t.add_string("ldap.unknown_reply", &c.ldap.unknown_reply, "550 5.1.1 User unknown",
-               "policy action for a recipient in local_domains that the directory does not know");
+               "policy action for a recipient in local_domains that the directory does not know")
+      .with_check(check_reply);
   t.add_string("ldap.unavailable_reply", &c.ldap.unavailable_reply,
                "451 4.3.0 Recipient lookup temporarily unavailable",
                "policy action when the directory is down or too slow: a recipient that cannot be "
-               "checked is never accepted");
+               "checked is never accepted")
+      .with_check(check_reply);
   return t;
 }
 

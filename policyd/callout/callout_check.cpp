@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "common/stats/report_rows.hpp"
 #include "common/util/ascii.hpp"
-#include "common/util/text_template.hpp"
+#include "policyd/dnsbl/dnsbl_check.hpp"
+#include "policyd/spf/spf_check.hpp"
 
 namespace mailsan::policyd {
 namespace asio = boost::asio;
@@ -29,19 +31,10 @@ bool sender_exempt(const std::vector<std::string>& entries, std::string_view sen
   return false;
 }
 
-CalloutCheck::CalloutCheck(CalloutService& service, PolicydMetrics& metrics)
-    : service_(service), metrics_(metrics) {}
+namespace {
 
-void CalloutCheck::configure(const PolicydConfig& config) {
-  auto s = std::make_shared<Settings>();
+CalloutSettings service_settings(const PolicydConfig& config) {
   const CalloutConfig& c = config.callout;
-  s->callout = c;
-  for (const auto& d : config.local_domains) s->local_domains.push_back(util::ascii_lower(d));
-  for (const auto& e : c.skip_senders) s->skip_senders.push_back(util::ascii_lower(e));
-  s->budget =
-      std::max(milliseconds(500), std::chrono::duration_cast<milliseconds>(config.request_timeout) -
-                                      milliseconds(500));
-
   CalloutSettings service;
   service.prefix = config.redis_prefix;
   service.probe.port = static_cast<unsigned short>(c.port);
@@ -55,77 +48,101 @@ void CalloutCheck::configure(const PolicydConfig& config) {
   service.valid_ttl = c.valid_ttl;
   service.invalid_ttl = c.invalid_ttl;
   service.unknown_ttl = c.unknown_ttl;
-  service_.configure(std::move(service));
-  settings_ = std::move(s);
+  return service;
+}
+
+}  // namespace
+
+CalloutCheck::CalloutCheck(const PolicydConfig& config, CalloutService& service,
+                           PolicydMetrics& metrics)
+    : callout_(config.callout),
+      budget_(lookup_budget(config.request_timeout)),
+      reject_reply_(parse_reply(config.callout.reject_reply)),
+      defer_reply_(parse_reply(config.callout.defer_reply)),
+      service_(service),
+      metrics_(metrics) {
+  for (const auto& d : config.local_domains) local_domains_.push_back(util::ascii_lower(d));
+  for (const auto& e : callout_.skip_senders) skip_senders_.push_back(util::ascii_lower(e));
+  service_.configure(service_settings(config));
+}
+
+std::shared_ptr<Check> make_callout_check(const PolicydConfig& config, CheckServices& services) {
+  if (!config.callout.enable || !services.callouts) return nullptr;
+  return std::make_shared<CalloutCheck>(config, *services.callouts, services.metrics);
 }
 
 asio::awaitable<void> CalloutCheck::lookup(Transaction& tx) {
-  std::shared_ptr<const Settings> settings = settings_;
-  const Settings& s = *settings;
-  std::string_view sender = tx.request.sender();
+  const std::string& sender = tx.request.sender;
   // The null sender (DSNs, MDNs) has nothing to verify, and is never
   // refused for being null (RFC 5321 §4.5.5).
   if (sender.empty()) co_return;
   auto at = sender.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == sender.size()) co_return;
-  const std::string domain = util::ascii_lower(sender.substr(at + 1));
-  if (std::find(s.local_domains.begin(), s.local_domains.end(), domain) != s.local_domains.end())
+  if (at == std::string::npos || at == 0 || at + 1 == sender.size()) co_return;
+  const std::string domain = util::ascii_lower(std::string_view(sender).substr(at + 1));
+  if (std::find(local_domains_.begin(), local_domains_.end(), domain) != local_domains_.end())
     co_return;
-  if (sender_exempt(s.skip_senders, sender)) {
+  if (sender_exempt(skip_senders_, sender)) {
     metrics_.check_outcome("callout", "exempt").inc();
     co_return;
   }
   if (!callout_address_ok(sender)) co_return;
-  tx.callout_applies = true;
-  tx.callout = co_await service_.cached(std::string(sender));
+  CalloutFinding& finding = tx.findings.record(CalloutFinding{});
+  finding.result = co_await service_.cached(sender);
 }
 
 asio::awaitable<std::optional<Decision>> CalloutCheck::decide(Transaction& tx) {
-  std::shared_ptr<const Settings> settings = settings_;
-  const Settings& s = *settings;
-  if (!tx.callout_applies) co_return std::nullopt;
-  if (tx.skip_callout) {
+  CalloutFinding* f = tx.findings.find_mutable<CalloutFinding>();
+  if (!f) co_return std::nullopt;  // does not apply to this sender
+  // DNSBL (a DNSWL score) and SPF (pass, with pass_skips_callout) say
+  // whether a callout is worth its cost.
+  const auto* dnsbl = tx.findings.find<DnsblFinding>();
+  const auto* spf = tx.findings.find<SpfFinding>();
+  if ((dnsbl && dnsbl->skips_callout) || (spf && spf->skips_callout)) {
     metrics_.check_outcome("callout", "skipped").inc();
     co_return std::nullopt;
   }
-  if (tx.callout) {
-    metrics_.check_outcome("callout", "cached_" + std::string(to_string(tx.callout->verdict)))
-        .inc();
+  const std::string& sender = tx.request.sender;
+  if (f->result) {
+    metrics_.check_outcome("callout", "cached_" + std::string(to_string(f->result->verdict))).inc();
     tx.notes.push_back("callout_cache=hit");
   } else {
-    std::string_view sender = tx.request.sender();
-    std::string domain = util::ascii_lower(sender.substr(sender.rfind('@') + 1));
-    auto until = tx.started + s.budget;
-    tx.callout = co_await service_.verify(std::string(sender), std::move(domain), until);
-    if (!tx.callout) {
+    std::string domain = util::ascii_lower(std::string_view(sender).substr(sender.rfind('@') + 1));
+    auto until = tx.started + budget_;
+    std::optional<CalloutResult> verified =
+        co_await service_.verify(sender, std::move(domain), until);
+    if (!verified) {
       // Still running: it caches its verdict for the retry that
       // greylisting asks for.
       metrics_.check_outcome("callout", "pending").inc();
-      tx.callout.emplace();
-      tx.callout->reason = "still_running";
+      f->result.emplace();
+      f->result->reason = "still_running";
     } else {
-      metrics_.check_outcome("callout", to_string(tx.callout->verdict)).inc();
+      metrics_.check_outcome("callout", to_string(verified->verdict)).inc();
+      f->result = std::move(verified);
     }
   }
-  const CalloutResult& r = *tx.callout;
+  const CalloutResult& r = *f->result;
   tx.notes.push_back("callout=" + std::string(to_string(r.verdict)));
   if (!r.reason.empty()) tx.notes.push_back("callout_reason=" + r.reason);
   switch (r.verdict) {
     case CalloutResult::Verdict::valid:
       co_return std::nullopt;
     case CalloutResult::Verdict::invalid: {
-      std::string sender = callout_text_safe(tx.request.sender(), 320);
+      std::string safe_sender = callout_text_safe(sender, 320);
       std::string preference = std::to_string(r.mx_preference);
-      co_return Decision{util::expand_template(s.callout.reject_reply, {{"sender", sender},
-                                                                        {"preference", preference},
-                                                                        {"mx", r.mx_host},
-                                                                        {"ip", r.mx_ip},
-                                                                        {"reply", r.reply}}),
-                         "reject", "callout: " + r.mx_host + " rejected the sender"};
+      Decision d = Decision::from(reject_reply_,
+                                  {{"sender", safe_sender},
+                                   {"preference", preference},
+                                   {"mx", r.mx_host},
+                                   {"ip", r.mx_ip},
+                                   {"reply", r.reply}},
+                                  "reject", "callout: " + r.mx_host + " rejected the sender");
+      d.report_row = stats::row::sender_verify;
+      co_return d;
     }
     case CalloutResult::Verdict::unknown:
       // Greylisting decides; a deferral then tells the sender why.
-      tx.greylist_reply = s.callout.defer_reply;
+      f->greylist_reply = defer_reply_;
       co_return std::nullopt;
   }
   co_return std::nullopt;

@@ -1,15 +1,11 @@
 #include "policyd/dnsbl/dnsbl_check.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
 
+#include "common/async/fan_out.hpp"
 #include "common/log/log.hpp"
+#include "common/stats/report_rows.hpp"
 #include "common/util/text_template.hpp"
 #include "policyd/dnsbl/dnsbl_names.hpp"
 
@@ -48,13 +44,8 @@ struct Result {
 // Shared by the lookup and its per-query coroutines: a query that outlives
 // the budget finishes into it harmlessly (and still fills the cache).
 struct Batch {
-  Batch(asio::any_io_executor ex, std::shared_ptr<const void> s)
-      : settings(std::move(s)), done(std::move(ex)) {}
-  std::shared_ptr<const void> settings;  // owns the entries the queries point into
   std::vector<Query> queries;
   std::vector<Result> results;
-  std::size_t left = 0;
-  asio::steady_timer done;
 };
 
 std::vector<dnsbl::Entry> parse_entries(const std::vector<std::string>& texts) {
@@ -81,85 +72,74 @@ std::string dnsbl_reason(std::string_view txt) {
   return out;
 }
 
-DnsblCheck::DnsblCheck(dns::Resolver& resolver, PolicydMetrics& metrics)
-    : resolver_(resolver), metrics_(metrics) {}
+DnsblCheck::DnsblCheck(const PolicydConfig& config, dns::Resolver& resolver,
+                       PolicydMetrics& metrics)
+    : rbl_(config.rbl),
+      zones_(parse_entries(config.rbl.zones)),
+      rhsbl_(parse_entries(config.rbl.rhsbl)),
+      budget_(lookup_budget(config.request_timeout)),
+      reply_(parse_reply(config.rbl.reply)),
+      resolver_(resolver),
+      metrics_(metrics) {}
 
-void DnsblCheck::configure(const PolicydConfig& config) {
-  auto s = std::make_shared<Settings>();
-  s->rbl = config.rbl;
-  s->zones = parse_entries(config.rbl.zones);
-  s->rhsbl = parse_entries(config.rbl.rhsbl);
-  using std::chrono::milliseconds;
-  s->budget =
-      std::max(milliseconds(500), std::chrono::duration_cast<milliseconds>(config.request_timeout) -
-                                      milliseconds(500));
-  s->active = !s->zones.empty() || !s->rhsbl.empty();
-  settings_ = std::move(s);
+std::shared_ptr<Check> make_dnsbl_check(const PolicydConfig& config, CheckServices& services) {
+  if (config.rbl.zones.empty() && config.rbl.rhsbl.empty()) return nullptr;
+  return std::make_shared<DnsblCheck>(config, services.resolver, services.metrics);
 }
 
 asio::awaitable<void> DnsblCheck::lookup(Transaction& tx) {
   auto ex = co_await asio::this_coro::executor;
-  std::shared_ptr<const Settings> settings = settings_;
-  const Settings& s = *settings;
-  auto batch = std::make_shared<Batch>(ex, settings);
-  if (tx.client_ip)
-    for (const auto& e : s.zones)
-      batch->queries.push_back({&e, dnsbl::reversed_ip_name(*tx.client_ip, e.zone)});
-  if (!s.rhsbl.empty()) {
-    const auto& r = tx.request;
-    for (const auto& domain : dnsbl::rhsbl_domains(r.sender(), r.helo_name(), r.client_name()))
-      for (const auto& e : s.rhsbl)
+  auto batch = std::make_shared<Batch>();
+  const CheckRequest& r = tx.request;
+  if (r.client_ip)
+    for (const auto& e : zones_)
+      batch->queries.push_back({&e, dnsbl::reversed_ip_name(*r.client_ip, e.zone)});
+  if (!rhsbl_.empty())
+    for (const auto& domain : dnsbl::rhsbl_domains(r.sender, r.helo, r.client_name))
+      for (const auto& e : rhsbl_)
         if (std::string name = dnsbl::rhsbl_name(domain, e.zone); !name.empty())
           batch->queries.push_back({&e, std::move(name)});
-  }
-  // The pipeline waits for its lookups on a timer that the last one cancels;
-  // a lookup answered entirely from the cache could finish before that wait
-  // begins, so it always yields once.
-  co_await asio::post(ex, asio::use_awaitable);
   if (batch->queries.empty()) co_return;
   batch->results.resize(batch->queries.size());
-  batch->left = batch->queries.size();
-  batch->done.expires_after(s.budget);
 
+  std::vector<async::Task> queries;
   for (std::size_t i = 0; i < batch->queries.size(); ++i) {
-    asio::co_spawn(
-        ex,
-        [this, batch, i]() -> asio::awaitable<void> {
-          const Query& q = batch->queries[i];
-          Result& result = batch->results[i];
-          dns::Answer a = co_await resolver_.query(q.name, dns::RecordType::a);
-          if (a.from_cache) metrics_.dns_cache_hits.inc();
-          switch (a.status) {
-            case dns::Status::ok:
-              result.outcome =
-                  q.entry->listed_by(a.addresses) ? Outcome::listed : Outcome::not_listed;
-              break;
-            case dns::Status::nxdomain:
-            case dns::Status::nodata:
-              result.outcome = Outcome::not_listed;
-              break;
-            case dns::Status::timeout:
-              result.outcome = Outcome::timeout;
-              break;
-            default:
-              result.outcome = Outcome::failed;
-              break;
-          }
-          // Only a listing that can lead to a reject needs its reason.
-          if (result.outcome == Outcome::listed && q.entry->weight > 0) {
-            dns::Answer txt = co_await resolver_.query(q.name, dns::RecordType::txt);
-            if (txt.from_cache) metrics_.dns_cache_hits.inc();
-            if (txt.status == dns::Status::ok && !txt.texts.empty())
-              result.reason = dnsbl_reason(txt.texts.front());
-          }
-          if (--batch->left == 0) batch->done.cancel();
-        },
-        asio::detached);
+    // The check owns the entries the queries point into: an abandoned query
+    // keeps it alive.
+    queries.push_back([self = shared_from_this(), batch, i]() -> asio::awaitable<void> {
+      const Query& q = batch->queries[i];
+      Result& result = batch->results[i];
+      dns::Answer a = co_await self->resolver_.query(q.name, dns::RecordType::a);
+      if (a.from_cache) self->metrics_.dns_cache_hits.inc();
+      switch (a.status) {
+        case dns::Status::ok:
+          result.outcome = q.entry->listed_by(a.addresses) ? Outcome::listed : Outcome::not_listed;
+          break;
+        case dns::Status::nxdomain:
+        case dns::Status::nodata:
+          result.outcome = Outcome::not_listed;
+          break;
+        case dns::Status::timeout:
+          result.outcome = Outcome::timeout;
+          break;
+        default:
+          result.outcome = Outcome::failed;
+          break;
+      }
+      // Only a listing that can lead to a reject needs its reason.
+      if (result.outcome == Outcome::listed && q.entry->weight > 0) {
+        dns::Answer txt = co_await self->resolver_.query(q.name, dns::RecordType::txt);
+        if (txt.from_cache) self->metrics_.dns_cache_hits.inc();
+        if (txt.status == dns::Status::ok && !txt.texts.empty())
+          result.reason = dnsbl_reason(txt.texts.front());
+      }
+    });
   }
-  // Queries may have been answered inline (from the cache) already.
-  if (batch->left > 0) co_await batch->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await async::fan_out(ex, std::move(queries),
+                          {.deadline = budget_, .at_deadline = async::AtDeadline::abandon});
 
   // A zone counts once, however many of the request's names it lists.
+  DnsblFinding finding;
   auto score_entries = [&](const std::vector<dnsbl::Entry>& entries) {
     for (const auto& e : entries) {
       const Result* listing = nullptr;
@@ -167,51 +147,54 @@ asio::awaitable<void> DnsblCheck::lookup(Transaction& tx) {
       for (std::size_t i = 0; i < batch->queries.size(); ++i) {
         if (batch->queries[i].entry != &e) continue;
         asked = true;
-        const Result& r = batch->results[i];
-        metrics_.dnsbl_lookup(e.zone, to_string(r.outcome)).inc();
-        if (r.outcome == Outcome::listed && (!listing || listing->reason.empty())) listing = &r;
+        const Result& res = batch->results[i];
+        metrics_.dnsbl_lookup(e.zone, to_string(res.outcome)).inc();
+        if (res.outcome == Outcome::listed && (!listing || listing->reason.empty())) listing = &res;
       }
       if (!asked || !listing) continue;
-      tx.dnsbl_score += e.weight;
-      tx.dnsbl_hits.push_back({e.zone, e.weight, listing->reason});
+      finding.score += e.weight;
+      finding.hits.push_back({e.zone, e.weight, listing->reason});
     }
   };
-  score_entries(s.zones);
-  score_entries(s.rhsbl);
+  score_entries(zones_);
+  score_entries(rhsbl_);
+  if (!finding.hits.empty()) tx.findings.record(std::move(finding));
 }
 
 asio::awaitable<std::optional<Decision>> DnsblCheck::decide(Transaction& tx) {
-  std::shared_ptr<const Settings> s = settings_;
-  if (tx.dnsbl_hits.empty()) co_return std::nullopt;
-  const RblConfig& rbl = s->rbl;
-  const int score = tx.dnsbl_score;
+  DnsblFinding* f = tx.findings.find_mutable<DnsblFinding>();
+  if (!f) co_return std::nullopt;
+  const int score = f->score;
   std::string zones;
-  for (const auto& h : tx.dnsbl_hits) {
+  for (const auto& h : f->hits) {
     if (!zones.empty()) zones += ',';
     zones += h.zone;
   }
   tx.notes.push_back("dnsbl_score=" + std::to_string(score));
   tx.notes.push_back("dnsbl_zones=" + zones);
 
-  if (score >= rbl.reject_score) {
+  if (score >= rbl_.reject_score) {
     // The reply names the heaviest listing, the one most to blame.
-    const Transaction::DnsblHit* worst = &tx.dnsbl_hits.front();
-    for (const auto& h : tx.dnsbl_hits)
+    const DnsblFinding::Hit* worst = &f->hits.front();
+    for (const auto& h : f->hits)
       if (h.weight > worst->weight) worst = &h;
-    std::string ip = tx.client_ip ? tx.client_ip->to_string() : std::string("unknown");
+    const auto& ip_address = tx.request.client_ip;
+    std::string ip = ip_address ? ip_address->to_string() : std::string("unknown");
     std::string reason = worst->reason.empty() ? std::string() : "; " + worst->reason;
     metrics_.check_outcome("dnsbl", "reject").inc();
-    co_return Decision{
-        util::expand_template(rbl.reply, {{"ip", ip}, {"zone", worst->zone}, {"reason", reason}}),
-        "reject", "dnsbl: score " + std::to_string(score) + " (" + zones + ")"};
+    Decision d =
+        Decision::from(reply_, {{"ip", ip}, {"zone", worst->zone}, {"reason", reason}}, "reject",
+                       "dnsbl: score " + std::to_string(score) + " (" + zones + ")");
+    d.report_row = stats::row::dnsbl;
+    co_return d;
   }
-  if (score >= rbl.greylist_score) {
-    tx.force_greylist = true;
-    tx.greylist_delay = rbl.greylist_delay;
+  if (score >= rbl_.greylist_score) {
+    f->forces_greylisting = true;
+    f->greylist_delay = rbl_.greylist_delay;
     metrics_.check_outcome("dnsbl", "greylist").inc();
-  } else if (score <= rbl.skip_score) {
-    tx.skip_greylist = true;
-    tx.skip_callout = true;
+  } else if (score <= rbl_.skip_score) {
+    f->skips_greylisting = true;
+    f->skips_callout = true;
     metrics_.check_outcome("dnsbl", "skip").inc();
   } else {
     metrics_.check_outcome("dnsbl", "pass").inc();

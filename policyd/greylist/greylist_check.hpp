@@ -7,6 +7,7 @@
 
 #include "common/redis/client.hpp"
 #include "policyd/pipeline/check.hpp"
+#include "policyd/pipeline/services.hpp"
 #include "policyd/policyd_config.hpp"
 #include "policyd/policyd_metrics.hpp"
 
@@ -27,23 +28,24 @@ std::string rfc5322_date(std::time_t t);
 
 class GreylistCheck : public Check {
  public:
-  GreylistCheck(redis::Client& redis, PolicydMetrics& metrics);
-  void configure(const PolicydConfig& config);
+  // Takes [greylist], redis_prefix and hostname.
+  GreylistCheck(const PolicydConfig& config, const CheckServices& services);
 
   std::string_view name() const override { return "greylist"; }
   boost::asio::awaitable<std::optional<Decision>> decide(Transaction& tx) override;
 
  private:
-  struct Settings {
-    GreylistConfig greylist;
-    std::string prefix;
-    std::string hostname;
-    std::string script_args[5];  // the script's ARGV, formatted once
-  };
+  const GreylistConfig greylist_;
+  const std::string prefix_;
+  const std::string hostname_;
+  const std::string program_;
+  const ReplyTemplate defer_reply_;
+  std::string script_args_[5];  // the script's ARGV, formatted once
   redis::Client& redis_;
   PolicydMetrics& metrics_;
-  redis::Script script_;
-  std::shared_ptr<const Settings> settings_;
 };
+
+// Off (nullptr) with [greylist] enable = no.
+std::shared_ptr<Check> make_greylist_check(const PolicydConfig& config, CheckServices& services);
 
 }  // namespace mailsan::policyd

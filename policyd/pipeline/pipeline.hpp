@@ -1,51 +1,61 @@
-// The check pipeline of SPEC §2.1: every check's lookups start at once and run
-// concurrently; then the checks decide in order and the first decisive
-// verdict wins; all of it under one deadline (request_timeout), past which the
-// answer is DUNNO so Postfix is never held past its own timeout.
+// The check pipeline of SPEC §2.1: checks that decide from the request alone
+// (whitelists) decide first; then every check's lookups start at once and
+// run concurrently; then the checks decide in order and the first decisive
+// verdict wins; all of it under one deadline (request_timeout), past which
+// the answer is "continue" so the MTA is never held past its own timeout.
+//
+// Built by build_pipeline() (policyd/checks.hpp) and immutable afterwards.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
-#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/stats/daily_counters.hpp"
 #include "policyd/pipeline/check.hpp"
-#include "policyd/pipeline/transaction.hpp"
+#include "policyd/pipeline/check_request.hpp"
+#include "policyd/pipeline/decision.hpp"
 #include "policyd/policyd_metrics.hpp"
-#include "policyd/protocol/policy_request.hpp"
 
 namespace mailsan::policyd {
 
+// One request's outcome: the decision (with the headers due), and the
+// transaction whose notes and timings the decision log shows.
+struct Evaluation {
+  Decision decision;
+  std::shared_ptr<const Transaction> transaction;
+};
+
 class Pipeline {
  public:
-  Pipeline(boost::asio::any_io_executor ex, PolicydMetrics& metrics)
-      : executor_(std::move(ex)), metrics_(metrics) {}
+  // counters: the shared report counters (SPEC §5); null: none.
+  Pipeline(boost::asio::any_io_executor ex, PolicydMetrics& metrics,
+           std::chrono::milliseconds request_timeout, stats::DailyCounters* counters);
 
-  void add(std::unique_ptr<Check> check) { checks_.push_back(std::move(check)); }
-  void set_request_timeout(std::chrono::milliseconds t) { request_timeout_ = t; }
-  // The shared report counters (SPEC §5); null: none.
-  void set_counters(stats::DailyCounters* counters) { counters_ = counters; }
+  void add(std::shared_ptr<Check> check);
+  std::chrono::milliseconds request_timeout() const { return request_timeout_; }
+  std::vector<std::string_view> check_names() const;
 
-  // The policy action for one request (without "action="). Never throws.
-  boost::asio::awaitable<std::string> evaluate(const PolicyRequest& request,
-                                               MessageHeaders& headers);
+  // Never throws: a failing check costs its request a "continue".
+  boost::asio::awaitable<Evaluation> evaluate(CheckRequest request) const;
+
+  // The decision log line (SPEC §6); `answer` is the reply as the front end
+  // wrote it for its protocol.
+  void log(const Evaluation& evaluation, std::string_view answer, double milliseconds) const;
 
  private:
-  boost::asio::awaitable<std::optional<Decision>> run_checks(std::shared_ptr<Transaction> tx);
-  void log_decision(const Transaction& tx, const Decision& d, std::string_view action,
-                    double ms) const;
+  boost::asio::awaitable<std::optional<Decision>> run_checks(std::shared_ptr<Transaction> tx) const;
+  boost::asio::awaitable<std::optional<Decision>> decide(Check& check, Transaction& tx) const;
 
   boost::asio::any_io_executor executor_;
   PolicydMetrics& metrics_;
-  std::vector<std::unique_ptr<Check>> checks_;
-  std::chrono::milliseconds request_timeout_{8000};
-  stats::DailyCounters* counters_ = nullptr;
+  std::chrono::milliseconds request_timeout_;
+  stats::DailyCounters* counters_;
+  std::vector<std::shared_ptr<Check>> checks_;
+  bool has_lookups_ = false;
 };
-
-// The row of `mailsanctl report` a decision counts in, or empty.
-std::string_view report_field(const Decision& decision);
 
 }  // namespace mailsan::policyd

@@ -7,12 +7,13 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/log/log.hpp"
+#include "common/stats/report_rows.hpp"
 #include "common/util/ascii.hpp"
 
 namespace mailsan::policyd {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-using Status = Transaction::RecipientStatus;
+using Status = RecipientFinding::Status;
 
 namespace {
 
@@ -39,84 +40,72 @@ std::optional<RecipientAddress> split_recipient(std::string_view recipient) {
   return r;
 }
 
-RecipientCheck::RecipientCheck(ldap::Directory* directory, PolicydMetrics& metrics,
-                               RecipientCache::Now now)
-    : directory_(directory), metrics_(metrics), cache_(std::move(now)) {}
-
-void RecipientCheck::configure(const PolicydConfig& config) {
-  auto s = std::make_shared<Settings>();
-  s->ldap = config.ldap;
-  for (const auto& d : config.local_domains) s->local_domains.push_back(util::ascii_lower(d));
-  using std::chrono::milliseconds;
-  s->budget =
-      std::max(milliseconds(500), std::chrono::duration_cast<milliseconds>(config.request_timeout) -
-                                      milliseconds(500));
-  s->active = directory_ != nullptr && !config.ldap.uri.empty() && !s->local_domains.empty();
+RecipientCheck::RecipientCheck(const PolicydConfig& config, ldap::Directory& directory,
+                               PolicydMetrics& metrics, RecipientCache::Now now)
+    : ldap_(config.ldap),
+      budget_(lookup_budget(config.request_timeout)),
+      unknown_reply_(parse_reply(config.ldap.unknown_reply)),
+      unavailable_reply_(parse_reply(config.ldap.unavailable_reply)),
+      directory_(directory),
+      metrics_(metrics),
+      cache_(std::move(now)) {
+  for (const auto& d : config.local_domains) local_domains_.push_back(util::ascii_lower(d));
   cache_.configure(static_cast<std::size_t>(config.ldap.cache_entries), config.ldap.cache_ttl,
                    config.ldap.negative_cache_ttl);
-  settings_ = std::move(s);
 }
 
-bool RecipientCheck::is_local(const Settings& s, std::string_view domain) const {
-  return std::find(s.local_domains.begin(), s.local_domains.end(), domain) != s.local_domains.end();
+std::shared_ptr<Check> make_recipient_check(const PolicydConfig& config, CheckServices& services) {
+  if (!services.directory || config.ldap.uri.empty() || config.local_domains.empty())
+    return nullptr;
+  return std::make_shared<RecipientCheck>(config, *services.directory, services.metrics);
 }
 
-asio::awaitable<RecipientCheck::Outcome> RecipientCheck::run_searches(
-    std::string base, std::vector<Search> searches) {
+bool RecipientCheck::is_local(std::string_view domain) const {
+  return std::find(local_domains_.begin(), local_domains_.end(), domain) != local_domains_.end();
+}
+
+asio::awaitable<RecipientFinding> RecipientCheck::run_searches(std::string base,
+                                                               std::vector<Search> searches) {
   for (auto& search : searches) {
     std::vector<std::string> attributes;
     // Existence is all that matters; every entry has an objectClass.
     attributes.emplace_back("objectClass");
-    auto pending = directory_->search(base, ldap::make_filter(search.filter, search.value),
-                                      std::move(attributes));
+    auto pending = directory_.search(base, ldap::make_filter(search.filter, search.value),
+                                     std::move(attributes));
     ldap::SearchResult result = co_await std::move(pending);
     if (result.status != ldap::SearchResult::Status::ok) {
       // One search that could not be answered leaves the recipient unknown
       // to us, not unknown to the directory.
-      co_return Outcome{Status::unavailable, result.error.empty() ? "search failed" : result.error};
+      co_return RecipientFinding{Status::unavailable,
+                                 result.error.empty() ? "search failed" : result.error};
     }
-    if (!result.entries.empty()) co_return Outcome{Status::found, search.label};
+    if (!result.entries.empty()) co_return RecipientFinding{Status::found, search.label};
   }
-  co_return Outcome{Status::unknown, "no entry"};
+  co_return RecipientFinding{Status::unknown, "no entry"};
 }
 
 asio::awaitable<void> RecipientCheck::lookup(Transaction& tx) {
-  std::shared_ptr<const Settings> settings = settings_;
-  const Settings& s = *settings;
-  if (!s.active) co_return;
-  auto parts = split_recipient(tx.request.recipient());
-  if (!parts) {
-    // No domain, so none of ours: Postfix has its own checks for this.
-    tx.recipient_status = Status::not_local;
-    co_return;
-  }
-  if (!is_local(s, parts->domain)) {
-    tx.recipient_status = Status::not_local;
-    co_return;
-  }
-  if (parts->address.size() > kMaxAddressLength) {
-    tx.recipient_status = Status::unknown;
-    tx.recipient_detail = "address too long";
-    co_return;
-  }
+  auto found = [&](Status status, std::string detail) {
+    tx.findings.record(RecipientFinding{status, std::move(detail)});
+  };
+  auto parts = split_recipient(tx.request.recipient);
+  // No domain, so none of ours: the MTA has its own checks for this.
+  if (!parts || !is_local(parts->domain)) co_return found(Status::not_local, {});
+  if (parts->address.size() > kMaxAddressLength)
+    co_return found(Status::unknown, "address too long");
   // slapd's matching stops at a NUL and ignores trailing spaces, so
   // "jclark@example.test\0junk" would find jclark: an address with control
   // bytes or spaces is no mailbox and is never searched for.
   if (std::any_of(parts->address.begin(), parts->address.end(),
-                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
-    tx.recipient_status = Status::unknown;
-    tx.recipient_detail = "control byte or space in the address";
-    co_return;
-  }
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
+    co_return found(Status::unknown, "control byte or space in the address");
   if (auto cached = cache_.get(parts->address)) {
     metrics_.ldap_cache_hits.inc();
-    tx.recipient_status =
-        *cached == RecipientCache::Answer::found ? Status::found : Status::unknown;
-    tx.recipient_detail = "cache";
-    co_return;
+    co_return found(*cached == RecipientCache::Answer::found ? Status::found : Status::unknown,
+                    "cache");
   }
 
-  const LdapConfig& c = s.ldap;
+  const LdapConfig& c = ldap_;
   std::vector<Search> searches;
   searches.push_back({c.recipient_filter, parts->address, "exact"});
   if (parts->base != parts->address)
@@ -130,59 +119,50 @@ asio::awaitable<void> RecipientCheck::lookup(Transaction& tx) {
   // Past the budget the timer wins and cancels the search in flight, which
   // the directory answers at once, so nothing is left waiting.
   auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer budget(ex, s.budget);
+  asio::steady_timer budget(ex, budget_);
   auto chain = run_searches(c.base, std::move(searches));
   auto give_up = budget.async_wait(asio::use_awaitable);
   auto first = co_await (std::move(chain) || std::move(give_up));
 
-  Outcome outcome;
-  if (first.index() == 0) {
-    outcome = std::move(std::get<0>(first));
-  } else {
-    outcome = Outcome{Status::unavailable, "timeout"};
-  }
-  tx.recipient_status = outcome.status;
-  tx.recipient_detail = outcome.detail;
+  RecipientFinding outcome{Status::unavailable, "timeout"};
+  if (first.index() == 0) outcome = std::move(std::get<0>(first));
   if (outcome.status == Status::unavailable) {
     metrics_.ldap_errors.inc();
     log::warning("ldap_lookup_failed").kv("rcpt", parts->address).kv("error", outcome.detail);
-    co_return;
+  } else {
+    cache_.put(parts->address, outcome.status == Status::found ? RecipientCache::Answer::found
+                                                               : RecipientCache::Answer::unknown);
   }
-  cache_.put(parts->address, outcome.status == Status::found ? RecipientCache::Answer::found
-                                                             : RecipientCache::Answer::unknown);
+  tx.findings.record(std::move(outcome));
 }
 
 asio::awaitable<std::optional<Decision>> RecipientCheck::decide(Transaction& tx) {
-  std::shared_ptr<const Settings> settings = settings_;
-  const LdapConfig& c = settings->ldap;
-  switch (tx.recipient_status) {
-    case Status::not_checked: {
-      // The lookup never finished (or validation was turned on since it
-      // started). A local recipient must not pass unchecked.
-      auto parts = split_recipient(tx.request.recipient());
-      if (!settings->active || !parts || !is_local(*settings, parts->domain))
-        co_return std::nullopt;
-      tx.recipient_status = Status::unavailable;
-      tx.recipient_detail = "lookup did not finish";
-      break;
-    }
+  // No record: the lookup never finished. A local recipient must not pass
+  // unchecked.
+  RecipientFinding unfinished{Status::unavailable, "lookup did not finish"};
+  const RecipientFinding* f = tx.findings.find<RecipientFinding>();
+  if (!f) f = &unfinished;
+  switch (f->status) {
     case Status::not_local:
       metrics_.check_outcome("recipient", "not_local").inc();
       co_return std::nullopt;
     case Status::found:
       metrics_.check_outcome("recipient", "found").inc();
-      tx.notes.push_back("recipient=found:" + tx.recipient_detail);
+      tx.notes.push_back("recipient=found:" + f->detail);
       co_return std::nullopt;
-    case Status::unknown:
+    case Status::unknown: {
       metrics_.check_outcome("recipient", "unknown").inc();
-      co_return Decision{c.unknown_reply, "reject",
-                         "recipient: unknown (" + tx.recipient_detail + ")"};
+      Decision d =
+          Decision::from(unknown_reply_, {}, "reject", "recipient: unknown (" + f->detail + ")");
+      d.report_row = stats::row::user_unknown;
+      co_return d;
+    }
     case Status::unavailable:
       break;
   }
   metrics_.check_outcome("recipient", "unavailable").inc();
-  co_return Decision{c.unavailable_reply, "defer",
-                     "recipient: directory unavailable (" + tx.recipient_detail + ")"};
+  co_return Decision::from(unavailable_reply_, {}, "defer",
+                           "recipient: directory unavailable (" + f->detail + ")");
 }
 
 }  // namespace mailsan::policyd

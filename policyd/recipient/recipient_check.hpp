@@ -22,6 +22,7 @@
 
 #include "common/ldap/directory.hpp"
 #include "policyd/pipeline/check.hpp"
+#include "policyd/pipeline/services.hpp"
 #include "policyd/policyd_config.hpp"
 #include "policyd/policyd_metrics.hpp"
 #include "policyd/recipient/recipient_cache.hpp"
@@ -37,48 +38,52 @@ struct RecipientAddress {
 };
 std::optional<RecipientAddress> split_recipient(std::string_view recipient);
 
+// What recipient validation found (SPEC §2.1 step 2); recorded by the
+// lookup, read by the decision. No record means the lookup never finished,
+// which for a local domain must not pass.
+struct RecipientFinding {
+  enum class Status { not_local, found, unknown, unavailable };
+  Status status = Status::unavailable;
+  std::string detail;  // which search matched (exact, detail, alias, ...) or why not
+};
+
 class RecipientCheck : public Check {
  public:
-  // directory is null when [ldap] uri was empty at start-up; validation is
-  // then off until a restart.
-  RecipientCheck(ldap::Directory* directory, PolicydMetrics& metrics,
+  // Takes [ldap], local_domains and request_timeout. The cache starts empty
+  // with each configuration.
+  RecipientCheck(const PolicydConfig& config, ldap::Directory& directory, PolicydMetrics& metrics,
                  RecipientCache::Now now = &RecipientCache::Clock::now);
-  // Takes [ldap], local_domains and request_timeout and empties the cache;
-  // requests in flight keep the settings they started with.
-  void configure(const PolicydConfig& config);
 
   std::string_view name() const override { return "recipient"; }
-  bool enabled() const override { return settings_->active; }
-  bool has_lookup() const override { return settings_->active; }
+  bool has_lookup() const override { return true; }
   boost::asio::awaitable<void> lookup(Transaction& tx) override;
   boost::asio::awaitable<std::optional<Decision>> decide(Transaction& tx) override;
 
  private:
-  struct Settings {
-    LdapConfig ldap;
-    std::vector<std::string> local_domains;  // lower-cased
-    // The searches stop waiting this long before request_timeout, so that a
-    // slow directory costs a 451 and not a DUNNO (which would accept).
-    std::chrono::milliseconds budget{7500};
-    bool active = false;
-  };
   struct Search {
     std::string filter;
     std::string value;
     std::string label;  // for the log: which search matched
   };
-  struct Outcome {
-    Transaction::RecipientStatus status = Transaction::RecipientStatus::unavailable;
-    std::string detail;
-  };
 
-  bool is_local(const Settings& s, std::string_view domain) const;
-  boost::asio::awaitable<Outcome> run_searches(std::string base, std::vector<Search> searches);
+  bool is_local(std::string_view domain) const;
+  boost::asio::awaitable<RecipientFinding> run_searches(std::string base,
+                                                        std::vector<Search> searches);
 
-  ldap::Directory* directory_;
+  const LdapConfig ldap_;
+  std::vector<std::string> local_domains_;  // lower-cased
+  // The searches stop waiting this long before request_timeout, so that a
+  // slow directory costs a 451 and not a DUNNO (which would accept).
+  const std::chrono::milliseconds budget_;
+  const ReplyTemplate unknown_reply_;
+  const ReplyTemplate unavailable_reply_;
+  ldap::Directory& directory_;
   PolicydMetrics& metrics_;
   RecipientCache cache_;
-  std::shared_ptr<const Settings> settings_ = std::make_shared<Settings>();
 };
+
+// Off (nullptr) without a directory (no [ldap] uri at start) or without
+// local_domains.
+std::shared_ptr<Check> make_recipient_check(const PolicydConfig& config, CheckServices& services);
 
 }  // namespace mailsan::policyd

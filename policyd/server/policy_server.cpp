@@ -22,8 +22,8 @@ using unix_stream = asio::local::stream_protocol;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
-  Impl(asio::any_io_executor ex, Pipeline& p, PolicydMetrics& m)
-      : executor(std::move(ex)), pipeline(p), metrics(m) {}
+  Impl(asio::any_io_executor ex, PolicyResponder& r, PolicydMetrics& m)
+      : executor(std::move(ex)), responder(r), metrics(m) {}
 
   // One open connection; `close` shuts its socket so a pending read returns.
   struct Connection {
@@ -32,7 +32,7 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
   };
 
   asio::any_io_executor executor;
-  Pipeline& pipeline;
+  PolicyResponder& responder;
   PolicydMetrics& metrics;
   std::vector<tcp::acceptor> tcp_acceptors;
   std::vector<unix_stream::acceptor> unix_acceptors;
@@ -79,7 +79,7 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
         PolicyRequest request = parser.take();
         conn->busy = true;
         ++in_flight;
-        std::string action = co_await pipeline.evaluate(request, headers);
+        std::string action = co_await responder.answer(request, headers);
         --in_flight;
         conn->busy = false;
         replies += encode_reply(action);
@@ -133,8 +133,9 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
   static std::string describe(unix_stream::socket&) { return "unix"; }
 };
 
-PolicyServer::PolicyServer(asio::any_io_executor ex, Pipeline& pipeline, PolicydMetrics& metrics)
-    : impl_(std::make_shared<Impl>(std::move(ex), pipeline, metrics)) {}
+PolicyServer::PolicyServer(asio::any_io_executor ex, PolicyResponder& responder,
+                           PolicydMetrics& metrics)
+    : impl_(std::make_shared<Impl>(std::move(ex), responder, metrics)) {}
 
 PolicyServer::~PolicyServer() {
   stop();

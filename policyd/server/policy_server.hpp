@@ -1,6 +1,6 @@
 // The policy server: accepts Postfix's policy connections on inet: and unix:
 // sockets and runs one coroutine per connection that only moves bytes between
-// the socket, the codec and the pipeline.
+// the socket, the codec and the responder (the pipeline's policy front end).
 //
 // SECURITY: talks to any client that can reach the listening socket. Requests
 // are bounded by the codec; connections by max_connections; a bad request
@@ -13,15 +13,16 @@
 #include <memory>
 
 #include "common/net/endpoint_address.hpp"
-#include "policyd/pipeline/pipeline.hpp"
 #include "policyd/policyd_metrics.hpp"
 #include "policyd/protocol/policy_codec.hpp"
+#include "policyd/protocol/policy_responder.hpp"
 
 namespace mailsan::policyd {
 
 class PolicyServer {
  public:
-  PolicyServer(boost::asio::any_io_executor ex, Pipeline& pipeline, PolicydMetrics& metrics);
+  PolicyServer(boost::asio::any_io_executor ex, PolicyResponder& responder,
+               PolicydMetrics& metrics);
   ~PolicyServer();
 
   // Binds; throws std::runtime_error naming the address on failure. A stale

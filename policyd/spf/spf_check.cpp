@@ -6,7 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "common/util/text_template.hpp"
+#include "common/stats/report_rows.hpp"
 
 namespace mailsan::policyd {
 namespace asio = boost::asio;
@@ -31,17 +31,14 @@ std::string spf_reply_safe(std::string_view text, std::size_t max_length) {
   return out;
 }
 
-SpfCheck::SpfCheck(dns::Resolver& resolver, PolicydMetrics& metrics)
-    : dns_(resolver, metrics), metrics_(metrics) {}
-
-void SpfCheck::configure(const PolicydConfig& config) {
-  auto s = std::make_shared<Settings>();
-  s->spf = config.spf;
-  s->receiver = effective_hostname(config);
-  using std::chrono::milliseconds;
-  s->budget =
-      std::max(milliseconds(500), std::chrono::duration_cast<milliseconds>(config.request_timeout) -
-                                      milliseconds(500));
+SpfCheck::SpfCheck(const PolicydConfig& config, dns::Resolver& resolver, PolicydMetrics& metrics)
+    : spf_(config.spf),
+      receiver_(effective_hostname(config)),
+      budget_(lookup_budget(config.request_timeout)),
+      reject_reply_(parse_reply(config.spf.reject_reply)),
+      defer_reply_(parse_reply(config.spf.defer_reply)),
+      dns_(resolver, metrics),
+      metrics_(metrics) {
   auto action = [](const std::string& name) {
     if (name == "reject") return Action::reject;
     if (name == "defer") return Action::defer;
@@ -49,32 +46,35 @@ void SpfCheck::configure(const PolicydConfig& config) {
     return Action::proceed;
   };
   const SpfConfig& c = config.spf;
-  s->actions[index_of(spf::Result::none)] = action(c.none_action);
-  s->actions[index_of(spf::Result::neutral)] = action(c.neutral_action);
-  s->actions[index_of(spf::Result::pass)] = action(c.pass_action);
-  s->actions[index_of(spf::Result::fail)] = action(c.fail_action);
-  s->actions[index_of(spf::Result::softfail)] = action(c.softfail_action);
-  s->actions[index_of(spf::Result::temperror)] = action(c.temperror_action);
-  s->actions[index_of(spf::Result::permerror)] = action(c.permerror_action);
-  settings_ = std::move(s);
+  actions_[index_of(spf::Result::none)] = action(c.none_action);
+  actions_[index_of(spf::Result::neutral)] = action(c.neutral_action);
+  actions_[index_of(spf::Result::pass)] = action(c.pass_action);
+  actions_[index_of(spf::Result::fail)] = action(c.fail_action);
+  actions_[index_of(spf::Result::softfail)] = action(c.softfail_action);
+  actions_[index_of(spf::Result::temperror)] = action(c.temperror_action);
+  actions_[index_of(spf::Result::permerror)] = action(c.permerror_action);
+}
+
+std::shared_ptr<Check> make_spf_check(const PolicydConfig& config, CheckServices& services) {
+  if (!config.spf.enable) return nullptr;
+  return std::make_shared<SpfCheck>(config, services.resolver, services.metrics);
 }
 
 asio::awaitable<void> SpfCheck::lookup(Transaction& tx) {
-  std::shared_ptr<const Settings> settings = settings_;
-  if (!tx.client_ip) co_return;
-  const auto& r = tx.request;
-  spf::Request request{tx.client_ip->unmapped(), std::string(r.sender()),
-                       std::string(r.helo_name()), settings->receiver};
+  const CheckRequest& r = tx.request;
+  if (!r.client_ip) co_return;
+  spf::Request request{r.client_ip->unmapped(), r.sender, r.helo, receiver_};
 
   // Past the budget the timer wins and cancels the evaluation: the resolver
   // answers a cancelled query at once, so nothing is left running.
   auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer budget(ex, settings->budget);
+  asio::steady_timer budget(ex, budget_);
   auto evaluation = spf::check(request, dns_);
   auto give_up = budget.async_wait(asio::use_awaitable);
   auto first = co_await (std::move(evaluation) || std::move(give_up));
 
-  spf::Outcome outcome;
+  SpfFinding finding;
+  spf::Outcome& outcome = finding.outcome;
   if (first.index() == 0) {
     outcome = std::move(std::get<0>(first));
   } else {
@@ -85,61 +85,59 @@ asio::awaitable<void> SpfCheck::lookup(Transaction& tx) {
     outcome.domain =
         helo ? request.helo
              : (at == std::string::npos ? request.sender : request.sender.substr(at + 1));
-    outcome.problem =
-        "DNS lookups took longer than " + std::to_string(settings->budget.count()) + " ms";
+    outcome.problem = "DNS lookups took longer than " + std::to_string(budget_.count()) + " ms";
   }
-  tx.spf_header = spf::received_spf_header(outcome, request);
-  tx.spf = std::move(outcome);
+  finding.header = spf::received_spf_header(outcome, request);
+  tx.findings.record(std::move(finding));
 }
 
 asio::awaitable<std::optional<Decision>> SpfCheck::decide(Transaction& tx) {
-  std::shared_ptr<const Settings> s = settings_;
-  if (!s->spf.enable) co_return std::nullopt;
-  if (!tx.spf) {
+  SpfFinding* f = tx.findings.find_mutable<SpfFinding>();
+  if (!f) {
     // No client address to check, or the evaluation ended in an exception
     // (logged by the pipeline): there is no result to act on.
-    metrics_.check_outcome("spf", tx.client_ip ? "not_evaluated" : "no_client_address").inc();
+    metrics_.check_outcome("spf", tx.request.client_ip ? "not_evaluated" : "no_client_address")
+        .inc();
     co_return std::nullopt;
   }
-  const spf::Outcome& o = *tx.spf;
+  const spf::Outcome& o = f->outcome;
   const std::string result(spf::to_string(o.result));
   metrics_.check_outcome("spf", result).inc();
   tx.notes.push_back("spf=" + result);
   if (!o.problem.empty()) tx.notes.push_back("spf_problem=" + spf_reply_safe(o.problem, 200));
 
-  const Action action = s->actions[index_of(o.result)];
+  const Action action = actions_[index_of(o.result)];
   if (action == Action::reject || action == Action::defer) {
-    const auto& r = tx.request;
+    const CheckRequest& r = tx.request;
     // For the null sender the HELO identity was checked, which RFC 7208 §2.3
     // names postmaster@<helo>.
-    std::string sender = spf_reply_safe(
-        r.sender().empty() ? "postmaster@" + std::string(r.helo_name()) : std::string(r.sender()),
-        254);
+    std::string sender = spf_reply_safe(r.sender.empty() ? "postmaster@" + r.helo : r.sender, 254);
     std::string explanation = !o.explanation.empty() ? o.explanation
                               : !o.problem.empty()   ? "SPF " + result + ": " + o.problem
                                                      : "SPF " + result;
     explanation = spf_reply_safe(explanation, 300);
-    const std::string& reply = action == Action::reject ? s->spf.reject_reply : s->spf.defer_reply;
-    std::string text = util::expand_template(
-        reply, {{"sender", sender}, {"result", result}, {"explanation", explanation}});
     std::string reason = "spf: " + result + " for " + o.identity + " " + o.domain;
     if (!o.mechanism.empty()) reason += " (" + o.mechanism + ")";
-    co_return Decision{std::move(text), action == Action::reject ? "reject" : "defer",
-                       spf_reply_safe(reason, 300)};
+    const bool reject = action == Action::reject;
+    Decision d =
+        Decision::from(reject ? reject_reply_ : defer_reply_,
+                       {{"sender", sender}, {"result", result}, {"explanation", explanation}},
+                       reject ? "reject" : "defer", spf_reply_safe(reason, 300));
+    if (reject) d.report_row = stats::row::spf_fail;
+    co_return d;
   }
   if (action == Action::greylist) {
     // Forced like a DNSBL score: whitelisted recipients and the auto-whitelist
     // do not get past it, with the greylist's own delay unless DNSBL set one.
-    tx.force_greylist = true;
+    f->forces_greylisting = true;
     tx.notes.push_back("spf_action=greylist");
   }
-  if (o.result == spf::Result::pass && s->spf.pass_skips_callout) tx.skip_callout = true;
+  if (o.result == spf::Result::pass && spf_.pass_skips_callout) f->skips_callout = true;
   // Only a request that goes on gets the header: a deferred or rejected
   // recipient must not leave one queued for the rest of the message.
   // The bound is far above what the header's parts (an address, two names of
   // at most 255 bytes, a short comment) can add up to: it only cleans.
-  if (s->spf.header && !tx.spf_header.empty())
-    tx.headers.push_back(spf_reply_safe(tx.spf_header, 2000));
+  if (spf_.header && !f->header.empty()) tx.headers.push_back(spf_reply_safe(f->header, 2000));
   co_return std::nullopt;
 }
 

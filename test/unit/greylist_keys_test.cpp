@@ -3,6 +3,7 @@
 #include "common/util/text_template.hpp"
 #include "policyd/greylist/greylist_check.hpp"
 #include "policyd/pipeline/transaction.hpp"
+#include "policyd/protocol/message_headers.hpp"
 
 using namespace mailsan::policyd;
 using mailsan::net::IpAddress;

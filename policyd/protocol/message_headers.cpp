@@ -1,4 +1,4 @@
-#include "policyd/pipeline/transaction.hpp"
+#include "policyd/protocol/message_headers.hpp"
 
 #include <algorithm>
 
