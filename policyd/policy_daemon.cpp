@@ -187,6 +187,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
 
   PolicyServer server(ex, pipeline, metrics);
   server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+  server.set_idle_timeout(config.idle_timeout);
   metrics::HttpEndpoint metrics_endpoint(ex, registry);
   try {
     server.listen(*listen);
@@ -274,6 +275,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
             init_logging(config);
             pipeline.set_request_timeout(config.request_timeout);
             server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+            server.set_idle_timeout(config.idle_timeout);
             recipient->configure(config);
             spf->configure(config);
             callout->configure(config);
