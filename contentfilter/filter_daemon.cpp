@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "common/daemon/private_directory.hpp"
 #include "common/daemon/process_setup.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/http_endpoint.hpp"
@@ -41,16 +42,6 @@ redis::Options redis_options(const FilterConfig& c) {
   o.database = static_cast<int>(c.redis_database);
   o.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.redis_timeout);
   return o;
-}
-
-// A directory the daemon writes to must exist and be writable by it; it is
-// created (mode 0700) when missing, since it holds mail.
-void ensure_directory(const std::string& option, const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) throw std::runtime_error(option + " = " + path + ": " + ec.message());
-  if (::access(path.c_str(), W_OK | X_OK) != 0)
-    throw std::runtime_error(option + " = " + path + ": not writable");
 }
 
 bool reload_config(const std::vector<std::string>& args, FilterConfig* out) {
@@ -91,8 +82,9 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
   context.metrics = &metrics;
   context.redis = &redis;
   try {
-    ensure_directory("spool_dir", config.spool_dir);
-    ensure_directory("quarantine_dir", config.quarantine_dir);
+    // Made for `user` now, while we may; checked as `user` after the drop.
+    daemon::prepare_private_directory("spool_dir", config.spool_dir, config.user);
+    daemon::prepare_private_directory("quarantine_dir", config.quarantine_dir, config.user);
     // The ClamAV engine is built here, once (seconds with the full
     // databases); a missing or empty db_dir ends start-up here.
     if (config.clamav.enable)
@@ -114,6 +106,8 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
     server.listen(*listen);
     if (!config.metrics_listen.empty()) metrics_endpoint.start(config.metrics_listen);
     daemon::drop_privileges(config.user);
+    daemon::check_private_directory("spool_dir", config.spool_dir);
+    daemon::check_private_directory("quarantine_dir", config.quarantine_dir);
   } catch (const std::exception& e) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
@@ -148,6 +142,10 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
                       "listen, redis, metrics_listen, user and quarantine_dir change only with a "
                       "restart");
             try {
+              // Running as `user` by now: a new spool_dir must already be
+              // usable, or messages would fail one by one.
+              if (fresh.spool_dir != config.spool_dir)
+                daemon::check_private_directory("spool_dir", fresh.spool_dir);
               auto settings = make_filter_settings(fresh, ex, long_lived, &redis);
               config = std::move(fresh);
               init_logging(config);
