@@ -12,10 +12,16 @@
 // How a check uses it, e.g. the greylist check failing open while Redis is
 // down (a member, so every request of the check shares one limit):
 //
-//   // greylist_check.hpp
+//   // greylist_check.hpp, #include "common/log/rate_limited.hpp"
 //   log::RateLimited unavailable_log_{log::Level::warning, "greylist_unavailable"};
-//   // greylist_check.cpp, where the request fails open
-//   unavailable_log_.record([&](log::Line& line) { line.kv("error", reply.error()); });
+//
+//   // greylist_check.cpp, instead of log::warning("greylist_unavailable")...
+//   unavailable_log_.record([&](log::Line& line) {
+//     line.kv("error", why).kv("failure_mode", g.failure_mode);
+//   });
+//
+// which writes, during an outage, one line every 10 s such as
+//   warning greylist_unavailable error="Connection refused" failure_mode=fail_open count=5210
 //
 // The fields given to record() are those of the occurrence that is written;
 // per-request fields of suppressed occurrences are not kept, so log the

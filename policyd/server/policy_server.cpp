@@ -43,7 +43,7 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
     daemon::StreamSocket socket;
     std::string peer;
     Clock::time_point last_active = Clock::now();
-    bool busy = false;     // a request is being answered
+    bool busy = false;     // a request is being answered or its reply written
     bool closing = false;  // closed by the server; its coroutine ends soon
   };
 
@@ -141,17 +141,19 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
           break;
         }
         PolicyRequest request = parser.take();
+        // Busy until the reply is written: a connection is not closed
+        // between a request and its answer.
         conn->busy = true;
         ++in_flight;
         std::string action = co_await pipeline.evaluate(request, headers);
         --in_flight;
-        conn->busy = false;
         replies += encode_reply(action);
       }
       if (!replies.empty()) {
         auto [wec, written] =
             co_await asio::async_write(socket, asio::buffer(replies), use_nothrow);
         (void)written;
+        conn->busy = false;
         if (wec) break;
         replies.clear();
         // Idle time counts from the answer: Postfix's own max_idle does.
