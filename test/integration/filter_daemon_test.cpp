@@ -98,6 +98,40 @@ TEST_CASE("the filter serves a unix socket and removes it when it stops", "[filt
   CHECK_FALSE(std::filesystem::exists(fs.unix_socket));
 }
 
+TEST_CASE("Postfix hands messages to the filter over smtpd_proxy_filter = unix:",
+          "[postfix][filter][daemon]") {
+  RedisServer redis;
+  TempDir sockets;
+  unsigned short after_port = free_tcp_port();
+  FilterSettings fs;
+  fs.redis = redis.address();
+  fs.next_hop_port = after_port;
+  fs.unix_socket = (sockets.path() / "filter.sock").string();
+  FilterProcess filter(fs);
+  PostfixSettings ps;
+  ps.name = "filter-mx";
+  // The shipped wiring with the proxy filter on the unix socket.
+  ShippedWiring wiring = shipped_wiring(10025, after_port);
+  for (auto& option : wiring.smtpd_options)
+    if (option.rfind("smtpd_proxy_filter=", 0) == 0)
+      option = "smtpd_proxy_filter=unix:" + fs.unix_socket;
+  ps.smtpd_options = wiring.smtpd_options;
+  ps.extra_master_cf = wiring.after_filter_service;
+  PostfixInstance mx(ps);
+  SwaksMessage m;
+  m.from = "alice@remote.test";
+  m.to = {"bob@example.test"};
+  m.headers = {"Subject: through a unix socket"};
+  auto sent = mx.send(m);
+  INFO(sent.transcript << "\n--- filter:\n" << filter.log());
+  REQUIRE(sent.exit_code == 0);
+  auto delivered = mx.wait_for_delivered(1);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].headers("X-Virus-Scanned") ==
+        std::vector<std::string>{"mailsan-filter at mx1.test"});
+  CHECK(filter.log().find("peer=unix") != std::string::npos);
+}
+
 TEST_CASE("out of descriptors the filter backs off, keeps serving, and greets again when free",
           "[filter][daemon][emfile]") {
   rlimit rl{};
