@@ -24,6 +24,14 @@ void check_inet_endpoint(const std::string& value) {
       throw std::invalid_argument(e->host + " is not a numeric address");
 }
 
+// Postfix's smtpd_proxy_filter reaches either kind of socket.
+void check_listen_endpoint(const std::string& value) {
+  std::string error;
+  auto e = net::parse_endpoint(value, &error);
+  if (!e) throw std::invalid_argument(error);
+  if (e->kind == net::EndpointAddress::Kind::inet) check_inet_endpoint(value);
+}
+
 void check_thresholds(const std::string& value) {
   parse_spam_thresholds(config::split_list(value));
 }
@@ -64,8 +72,8 @@ config::OptionTable make_option_table(FilterConfig& c) {
   using std::chrono::seconds;
   config::OptionTable t("filter");
   t.add_string("listen", &c.listen, "inet:127.0.0.1:10025",
-               "where Postfix's smtpd_proxy_filter connects: inet:ADDRESS:PORT")
-      .with_check(check_inet_endpoint);
+               "where Postfix's smtpd_proxy_filter connects: inet:ADDRESS:PORT or unix:/path")
+      .with_check(check_listen_endpoint);
   t.add_string("next_hop", &c.next_hop, "inet:127.0.0.1:10026",
                "the after-filter smtpd that accepted mail is handed to: inet:ADDRESS:PORT")
       .with_check(check_inet_endpoint);

@@ -1,20 +1,12 @@
 #include "contentfilter/filter_daemon.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <csignal>
-#include <filesystem>
 #include <sstream>
 
+#include "common/daemon/private_directory.hpp"
 #include "common/daemon/process_setup.hpp"
+#include "common/daemon/signal_loop.hpp"
 #include "common/log/log.hpp"
 #include "common/metrics/http_endpoint.hpp"
 #include "common/redis/client.hpp"
@@ -23,7 +15,6 @@
 
 namespace mailsan::filter {
 namespace asio = boost::asio;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
@@ -41,16 +32,6 @@ redis::Options redis_options(const FilterConfig& c) {
   o.database = static_cast<int>(c.redis_database);
   o.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.redis_timeout);
   return o;
-}
-
-// A directory the daemon writes to must exist and be writable by it; it is
-// created (mode 0700) when missing, since it holds mail.
-void ensure_directory(const std::string& option, const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) throw std::runtime_error(option + " = " + path + ": " + ec.message());
-  if (::access(path.c_str(), W_OK | X_OK) != 0)
-    throw std::runtime_error(option + " = " + path + ": not writable");
 }
 
 bool reload_config(const std::vector<std::string>& args, FilterConfig* out) {
@@ -91,8 +72,9 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
   context.metrics = &metrics;
   context.redis = &redis;
   try {
-    ensure_directory("spool_dir", config.spool_dir);
-    ensure_directory("quarantine_dir", config.quarantine_dir);
+    // Made for `user` now, while we may; checked as `user` after the drop.
+    daemon::prepare_private_directory("spool_dir", config.spool_dir, config.user);
+    daemon::prepare_private_directory("quarantine_dir", config.quarantine_dir, config.user);
     // The ClamAV engine is built here, once (seconds with the full
     // databases); a missing or empty db_dir ends start-up here.
     if (config.clamav.enable)
@@ -114,6 +96,8 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
     server.listen(*listen);
     if (!config.metrics_listen.empty()) metrics_endpoint.start(config.metrics_listen);
     daemon::drop_privileges(config.user);
+    daemon::check_private_directory("spool_dir", config.spool_dir);
+    daemon::check_private_directory("quarantine_dir", config.quarantine_dir);
   } catch (const std::exception& e) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
@@ -129,57 +113,49 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
       .kv("next_hop", config.next_hop)
       .kv("scanners", scanner_names.empty() ? std::string("none") : scanner_names);
 
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  asio::steady_timer drain_timer(ex);
-  asio::co_spawn(
-      ex,
-      [&]() -> asio::awaitable<void> {
-        for (;;) {
-          auto [ec, sig] = co_await signals.async_wait(use_nothrow);
-          if (ec) co_return;
-          if (sig == SIGHUP) {
-            FilterConfig fresh;
-            if (!reload_config(args, &fresh)) continue;
-            if (fresh.listen != config.listen || fresh.redis != config.redis ||
-                fresh.metrics_listen != config.metrics_listen || fresh.user != config.user ||
-                fresh.quarantine_dir != config.quarantine_dir)
-              log::warning("reload_partial")
-                  .kv("note",
-                      "listen, redis, metrics_listen, user and quarantine_dir change only with a "
-                      "restart");
-            try {
-              auto settings = make_filter_settings(fresh, ex, long_lived, &redis);
-              config = std::move(fresh);
-              init_logging(config);
-              // Sessions keep the settings they started with.
-              context.settings = std::move(settings);
-              log::info("reloaded");
-            } catch (const std::exception& e) {
-              log::error("reload_failed").kv("error", e.what());
-            }
-            continue;
-          }
-          break;
-        }
-        // SIGTERM: no new connections; idle ones close; a message being
-        // scanned or relayed is finished so that its client gets its answer.
-        log::info("stopping").kv("busy", static_cast<std::uint64_t>(server.busy_sessions()));
-        server.stop();
-        auto give_up = std::chrono::steady_clock::now() + config.scan_timeout +
-                       config.next_hop_timeout + std::chrono::seconds(5);
-        while (server.sessions() > 0 && std::chrono::steady_clock::now() < give_up) {
-          drain_timer.expires_after(std::chrono::milliseconds(20));
-          co_await drain_timer.async_wait(use_nothrow);
-          server.stop();  // sessions that became idle meanwhile
-        }
-        signals.cancel();
-        metrics_endpoint.stop();
-        counters.stop();
-        co_await counters.flush();
-        redis.stop();
-        io.stop();
-      },
-      asio::detached);
+  auto reload = [&] {
+    FilterConfig fresh;
+    if (!reload_config(args, &fresh)) return;
+    if (fresh.listen != config.listen || fresh.redis != config.redis ||
+        fresh.metrics_listen != config.metrics_listen || fresh.user != config.user ||
+        fresh.quarantine_dir != config.quarantine_dir)
+      log::warning("reload_partial")
+          .kv("note",
+              "listen, redis, metrics_listen, user and quarantine_dir change only with a "
+              "restart");
+    try {
+      // Running as `user` by now: a new spool_dir must already be usable,
+      // or messages would fail one by one.
+      if (fresh.spool_dir != config.spool_dir)
+        daemon::check_private_directory("spool_dir", fresh.spool_dir);
+      auto settings = make_filter_settings(fresh, ex, long_lived, &redis);
+      config = std::move(fresh);
+      init_logging(config);
+      // Sessions keep the settings they started with.
+      context.settings = std::move(settings);
+      log::info("reloaded");
+    } catch (const std::exception& e) {
+      log::error("reload_failed").kv("error", e.what());
+    }
+  };
+  // SIGTERM: no new connections; idle ones close; a message being scanned
+  // or relayed is finished so that its client gets its answer.
+  auto drain = [&]() -> asio::awaitable<void> {
+    log::info("stopping").kv("busy", static_cast<std::uint64_t>(server.busy_sessions()));
+    auto give_up = std::chrono::steady_clock::now() + config.scan_timeout +
+                   config.next_hop_timeout + std::chrono::seconds(5);
+    co_await daemon::wait_until(
+        [&] {
+          server.stop();  // again for sessions that became idle meanwhile
+          return server.sessions() == 0;
+        },
+        give_up, std::chrono::milliseconds(20));
+    metrics_endpoint.stop();
+    counters.stop();
+    co_await counters.flush();
+    redis.stop();
+  };
+  daemon::start_signal_loop(io, reload, drain);
 
   io.run();
   log::info("stopped");

@@ -160,6 +160,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
 
   PolicyServer server(ex, responder, metrics);
   server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+  server.set_idle_timeout(config.idle_timeout);
   metrics::HttpEndpoint metrics_endpoint(ex, registry);
   try {
     server.listen(*listen);
@@ -255,6 +256,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
             }
             init_logging(config);
             server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+            server.set_idle_timeout(config.idle_timeout);
             whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
             log::info("reloaded");
             continue;

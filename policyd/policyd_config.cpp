@@ -109,7 +109,11 @@ config::OptionTable make_option_table(PolicydConfig& c) {
   t.add_string("user", &c.user, "",
                "unprivileged user to run as after binding the sockets (empty: stay)");
   t.add_integer("max_connections", &c.max_connections, 4096, 1, 1000000,
-                "concurrent policy connections; more are closed at once and logged");
+                "concurrent policy connections; past it the longest-idle one is closed for the "
+                "newcomer (the newcomer is refused when every one has a request in flight)");
+  t.add_duration("idle_timeout", &c.idle_timeout, seconds(330), seconds(1), seconds(86400),
+                 "a connection without a request for this long is closed (above Postfix's "
+                 "smtpd_policy_service_max_idle, 300 s)");
   t.add_duration("whitelist_reload_interval", &c.whitelist_reload_interval, seconds(10), seconds(1),
                  seconds(3600), "how often whitelist files are checked for changes");
   t.add_list("dns_servers", &c.dns_servers, "",

@@ -116,6 +116,7 @@ struct PolicydConfig {
   std::string log_level;
   std::string user;
   std::int64_t max_connections = 4096;
+  std::chrono::seconds idle_timeout{330};
   std::chrono::seconds whitelist_reload_interval{10};
   std::vector<std::string> dns_servers;
   std::chrono::seconds dns_timeout{2};

@@ -10,7 +10,12 @@ PolicydMetrics::PolicydMetrics(metrics::Registry& r)
           r.counter("mailsan_policy_connections_total", "policy connections accepted")),
       connections_refused(
           r.counter("mailsan_policy_connections_refused_total",
-                    "connections closed at once because max_connections was reached")),
+                    "connections closed at once: max_connections reached, none of them idle")),
+      connections_evicted(
+          r.counter("mailsan_policy_connections_evicted_total",
+                    "idle connections closed to make room for a new one at max_connections")),
+      connections_idle_closed(r.counter("mailsan_policy_connections_idle_closed_total",
+                                        "connections closed after idle_timeout without a request")),
       connections(r.gauge("mailsan_policy_connections", "policy connections open now")),
       redis_errors(r.counter("mailsan_backend_errors_total", "failed backend operations",
                              {{"backend", "redis"}})),

@@ -18,6 +18,8 @@ class PolicydMetrics {
   metrics::Counter& protocol_errors;
   metrics::Counter& connections_total;
   metrics::Counter& connections_refused;
+  metrics::Counter& connections_evicted;
+  metrics::Counter& connections_idle_closed;
   metrics::Gauge& connections;
   metrics::Counter& redis_errors;
   metrics::Gauge& redis_connected;

@@ -66,22 +66,75 @@ int syslog_priority(Level level) {
   return LOG_INFO;
 }
 
+// Length of the well-formed UTF-8 sequence at value[i] (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or 0 when the
+// bytes there are not one.
+std::size_t utf8_length(std::string_view value, std::size_t i) {
+  auto at = [&](std::size_t k) -> unsigned {
+    return i + k < value.size() ? static_cast<unsigned char>(value[i + k]) : 0u;
+  };
+  auto tail = [&](std::size_t k) { return (at(k) & 0xc0) == 0x80; };
+  unsigned b0 = at(0), b1 = at(1);
+  if (b0 < 0x80) return 1;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return tail(1) ? 2 : 0;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    bool second_ok = b0 == 0xe0   ? (b1 >= 0xa0 && b1 <= 0xbf)
+                     : b0 == 0xed ? (b1 >= 0x80 && b1 <= 0x9f)
+                                  : tail(1);
+    return second_ok && tail(2) ? 3 : 0;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    bool second_ok = b0 == 0xf0   ? (b1 >= 0x90 && b1 <= 0xbf)
+                     : b0 == 0xf4 ? (b1 >= 0x80 && b1 <= 0x8f)
+                                  : tail(1);
+    return second_ok && tail(2) && tail(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// C1 controls (U+0080..U+009F, in UTF-8 C2 80..C2 9F): some terminals obey
+// them as they do ESC sequences (U+009B is CSI), and U+0085 ends a line.
+bool is_c1(std::string_view value, std::size_t i) {
+  return static_cast<unsigned char>(value[i]) == 0xc2 && i + 1 < value.size() &&
+         static_cast<unsigned char>(value[i + 1]) <= 0x9f;
+}
+
+bool is_ascii_control(unsigned char u) {
+  return u < 0x20 || u == 0x7f;
+}
+
 bool needs_quotes(std::string_view value) {
   if (value.empty()) return true;
-  for (char c : value) {
+  for (std::size_t i = 0; i < value.size();) {
+    char c = value[i];
     auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f || c == ' ' || c == '"' || c == '=') return true;
+    if (u < 0x80) {
+      if (is_ascii_control(u) || c == ' ' || c == '"' || c == '=') return true;
+      ++i;
+      continue;
+    }
+    std::size_t n = utf8_length(value, i);
+    if (n == 0 || is_c1(value, i)) return true;
+    i += n;
   }
   return false;
 }
 
 // Keys come from code, but a stray space or '=' would still make the line
-// ambiguous, so such characters become '_'.
+// ambiguous, so such characters become '_'; keys are ASCII, so bytes above
+// it do too (no key can carry a C1 control or broken UTF-8).
 void append_key(std::string& out, std::string_view key) {
   for (char c : key) {
     auto u = static_cast<unsigned char>(c);
-    out += (u <= 0x20 || u == 0x7f || c == '"' || c == '=') ? '_' : c;
+    out += (u <= 0x20 || u >= 0x7f || c == '"' || c == '=') ? '_' : c;
   }
+}
+
+void append_hex_escape(std::string& out, unsigned char u) {
+  constexpr char hex[] = "0123456789abcdef";
+  out += "\\x";
+  out += hex[u >> 4];
+  out += hex[u & 0xf];
 }
 
 // "2024-05-01T12:00:00.123Z": UTC so that lines from every MX sort together.
@@ -144,8 +197,27 @@ std::string format_value(std::string_view value) {
   std::string out;
   out.reserve(value.size() + 2);
   out += '"';
-  for (char c : value) {
+  for (std::size_t i = 0; i < value.size();) {
+    char c = value[i];
     auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      // Every byte of a C1 control or of bytes that are not UTF-8 is
+      // written as \xNN, so the line is valid UTF-8 and reads back byte for
+      // byte; well-formed text (names, IDN, SMTPUTF8 addresses) stays as it is.
+      std::size_t n = utf8_length(value, i);
+      if (n == 0) {
+        append_hex_escape(out, u);
+        ++i;
+      } else if (is_c1(value, i)) {
+        append_hex_escape(out, u);
+        append_hex_escape(out, static_cast<unsigned char>(value[i + 1]));
+        i += 2;
+      } else {
+        out.append(value.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -163,15 +235,12 @@ std::string format_value(std::string_view value) {
         out += "\\t";
         break;
       default:
-        if (u < 0x20 || u == 0x7f) {
-          constexpr char hex[] = "0123456789abcdef";
-          out += "\\x";
-          out += hex[u >> 4];
-          out += hex[u & 0xf];
-        } else {
+        if (is_ascii_control(u))
+          append_hex_escape(out, u);
+        else
           out += c;
-        }
     }
+    ++i;
   }
   out += '"';
   return out;

@@ -30,6 +30,7 @@
 #include <stdexcept>
 
 #include "common/log/log.hpp"
+#include "common/log/rate_limited.hpp"
 #include "common/metrics/http_request.hpp"
 #include "common/net/endpoint_address.hpp"
 
@@ -114,12 +115,13 @@ asio::awaitable<void> serve(SharedListener impl, tcp::socket socket) {
 
 asio::awaitable<void> accept_loop(SharedListener impl) {
   asio::steady_timer pause(impl->strand);
+  log::RateLimited failed_log(log::Level::warning, "metrics_accept_failed");
   while (!impl->stopped) {
     auto [ec, socket] = co_await impl->acceptor->async_accept(use_tuple);
     if (ec == asio::error::operation_aborted || impl->stopped) co_return;
     if (ec) {
       // Out of descriptors and the like: back off instead of spinning.
-      log::warning("metrics_accept_failed").kv("error", ec.message());
+      failed_log.record([&](log::Line& line) { line.kv("error", ec.message()); });
       pause.expires_after(std::chrono::milliseconds(100));
       co_await pause.async_wait(use_tuple);
       continue;

@@ -12,36 +12,25 @@
 
 namespace mailsan::filter {
 namespace asio = boost::asio;
-using asio::ip::tcp;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 FilterServer::FilterServer(asio::any_io_executor ex, FilterContext& context)
-    : executor_(ex), context_(context), acceptor_(ex) {}
+    : executor_(ex), context_(context), listeners_(ex) {}
 
 FilterServer::~FilterServer() = default;
 
 void FilterServer::listen(const net::EndpointAddress& address) {
-  if (address.kind != net::EndpointAddress::Kind::inet)
-    throw std::runtime_error("listen " + address.to_string() + ": only inet: is supported");
-  boost::system::error_code ec;
-  auto ip = asio::ip::make_address(address.host, ec);
-  if (ec) throw std::runtime_error("listen " + address.to_string() + ": not a numeric address");
-  tcp::endpoint ep(ip, address.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("listen " + address.to_string() + ": " + ec.message());
+  listeners_.listen(address);
 }
 
 void FilterServer::start() {
-  asio::co_spawn(executor_, accept_loop(), asio::detached);
+  listeners_.start([this](daemon::StreamSocket socket, std::string peer) {
+    asio::co_spawn(executor_, serve(std::move(socket), std::move(peer)), asio::detached);
+  });
 }
 
 void FilterServer::stop() {
-  stopping_ = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
+  listeners_.stop();
   for (ProxySession* s : sessions_) s->close_if_idle();
 }
 
@@ -51,20 +40,7 @@ std::size_t FilterServer::busy_sessions() const {
   return n;
 }
 
-asio::awaitable<void> FilterServer::accept_loop() {
-  while (!stopping_) {
-    auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
-    if (ec) {
-      if (stopping_ || ec == asio::error::operation_aborted) co_return;
-      // EMFILE and the like: keep serving what is open.
-      log::warning("accept_failed").kv("error", ec.message());
-      continue;
-    }
-    asio::co_spawn(executor_, serve(std::move(socket)), asio::detached);
-  }
-}
-
-asio::awaitable<void> FilterServer::serve(tcp::socket socket) {
+asio::awaitable<void> FilterServer::serve(daemon::StreamSocket socket, std::string peer) {
   const auto settings = context_.settings;
   if (sessions_.size() >= static_cast<std::size_t>(settings->config.max_connections)) {
     context_.metrics->connections_refused.inc();
@@ -72,7 +48,7 @@ asio::awaitable<void> FilterServer::serve(tcp::socket socket) {
     co_await asio::async_write(socket, asio::buffer(busy), use_nothrow);
     co_return;
   }
-  ProxySession session(std::move(socket), context_);
+  ProxySession session(std::move(socket), std::move(peer), context_);
   sessions_.insert(&session);
   try {
     co_await session.run();

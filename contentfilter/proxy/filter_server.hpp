@@ -1,4 +1,5 @@
-// Accepts Postfix's smtpd_proxy_filter connections and runs one ProxySession
+// Accepts Postfix's smtpd_proxy_filter connections (inet: or unix:, through
+// common/daemon/listener) and runs one ProxySession
 // coroutine per connection, at most max_connections at once (more are told
 // 421 and closed, which Postfix answers with a 451 to its client).
 //
@@ -7,11 +8,12 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <memory>
 #include <set>
+#include <string>
 
+#include "common/daemon/listener.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "contentfilter/proxy/filter_context.hpp"
 
@@ -23,7 +25,8 @@ class FilterServer {
  public:
   FilterServer(boost::asio::any_io_executor ex, FilterContext& context);
   ~FilterServer();
-  // Binds; throws std::runtime_error naming the address on failure.
+  // Binds; throws std::runtime_error naming the address on failure. A stale
+  // unix socket file is replaced.
   void listen(const net::EndpointAddress& address);
   void start();
   // Stops accepting and closes idle connections; a message being scanned or
@@ -33,14 +36,12 @@ class FilterServer {
   std::size_t busy_sessions() const;
 
  private:
-  boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> serve(daemon::StreamSocket socket, std::string peer);
 
   boost::asio::any_io_executor executor_;
   FilterContext& context_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  daemon::Listeners listeners_;
   std::set<ProxySession*> sessions_;
-  bool stopping_ = false;
 };
 
 }  // namespace mailsan::filter

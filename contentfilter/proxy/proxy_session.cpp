@@ -34,11 +34,11 @@ std::string recipients_of(const Envelope& e) {
 
 }  // namespace
 
-ProxySession::ProxySession(asio::ip::tcp::socket socket, FilterContext& context)
-    : socket_(std::move(socket)), context_(context), settings_(context.settings) {
-  boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+ProxySession::ProxySession(daemon::StreamSocket socket, std::string peer, FilterContext& context)
+    : socket_(std::move(socket)),
+      context_(context),
+      settings_(context.settings),
+      peer_(std::move(peer)) {
   const FilterConfig& c = settings_->config;
   spool_ =
       std::make_unique<MessageSpool>(static_cast<std::size_t>(c.spool_memory_limit), c.spool_dir);

@@ -14,11 +14,11 @@
 
 #include <array>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "common/daemon/listener.hpp"
 #include "contentfilter/message/envelope.hpp"
 #include "contentfilter/proxy/filter_context.hpp"
 #include "contentfilter/smtp/command.hpp"
@@ -28,7 +28,8 @@ namespace mailsan::filter {
 
 class ProxySession {
  public:
-  ProxySession(boost::asio::ip::tcp::socket socket, FilterContext& context);
+  // peer: the client as common/daemon/listener describes it, for the logs.
+  ProxySession(daemon::StreamSocket socket, std::string peer, FilterContext& context);
   boost::asio::awaitable<void> run();
   // Closes the connection unless a message is being scanned or relayed
   // (SIGTERM: those finish first).
@@ -48,7 +49,7 @@ class ProxySession {
   std::string ehlo_reply() const;
   void reset_transaction();
 
-  boost::asio::ip::tcp::socket socket_;
+  daemon::StreamSocket socket_;
   FilterContext& context_;
   std::shared_ptr<const FilterSettings> settings_;
   std::string buffer_;

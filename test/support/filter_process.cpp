@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -15,7 +17,10 @@ namespace mailsan::test {
 FilterProcess::FilterProcess(const FilterSettings& s)
     : port_(free_tcp_port()), metrics_port_(free_tcp_port()) {
   std::ostringstream conf;
-  conf << "listen = inet:127.0.0.1:" << port_ << "\n"
+  conf << "listen = "
+       << (s.unix_socket.empty() ? "inet:127.0.0.1:" + std::to_string(port_)
+                                 : "unix:" + s.unix_socket)
+       << "\n"
        << "next_hop = inet:127.0.0.1:" << s.next_hop_port << "\n"
        << "metrics_listen = 127.0.0.1:" << metrics_port_ << "\n"
        << "redis = " << s.redis << "\n"
@@ -34,8 +39,8 @@ FilterProcess::FilterProcess(const FilterSettings& s)
        << "enable = " << (s.bulk ? "yes" : "no") << "\n"
        << s.extra_sections << "\n";
   write_file(config_path(), conf.str());
-  process_ =
-      Process({MAILSAN_FILTER_BIN, "-c", config_path().string()}, dir_.path() / "filter.log");
+  process_ = Process({MAILSAN_FILTER_BIN, "-c", config_path().string()}, dir_.path() / "filter.log",
+                     s.max_open_files);
   if (!wait_for_tcp("127.0.0.1", metrics_port_))
     throw std::runtime_error("mailsan-filter did not start: " + process_.log());
 }
@@ -100,6 +105,17 @@ SmtpTestClient::SmtpTestClient(const std::string& host, unsigned short port,
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
     throw std::runtime_error("smtp test client: cannot connect to " + host + ":" +
                              std::to_string(port));
+}
+
+SmtpTestClient::SmtpTestClient(const std::filesystem::path& unix_socket) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, unix_socket.c_str(), sizeof a.sun_path - 1);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd_);
+    throw std::runtime_error("smtp test client: cannot connect to " + unix_socket.string());
+  }
 }
 
 SmtpTestClient::~SmtpTestClient() {

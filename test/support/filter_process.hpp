@@ -24,8 +24,10 @@ struct FilterSettings {
   bool clamav = false;
   bool spamd = false;
   bool bulk = false;
-  std::string extra_top;       // extra "key = value" lines for the top section
-  std::string extra_sections;  // "[section]" blocks appended verbatim
+  std::string unix_socket;           // listen on this unix socket instead of TCP
+  unsigned long max_open_files = 0;  // the daemon's RLIMIT_NOFILE (0: the test's)
+  std::string extra_top;             // extra "key = value" lines for the top section
+  std::string extra_sections;        // "[section]" blocks appended verbatim
 };
 
 class FilterProcess {
@@ -69,6 +71,7 @@ class SmtpTestClient {
  public:
   SmtpTestClient(const std::string& host, unsigned short port,
                  const std::string& local_address = "127.0.0.1");
+  explicit SmtpTestClient(const std::filesystem::path& unix_socket);
   ~SmtpTestClient();
   SmtpTestClient(const SmtpTestClient&) = delete;
   SmtpTestClient& operator=(const SmtpTestClient&) = delete;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-Process::Process(std::vector<std::string> argv, fs::path log_file)
+Process::Process(std::vector<std::string> argv, fs::path log_file, unsigned long max_open_files)
     : log_file_(std::move(log_file)) {
   if (argv.empty()) throw std::invalid_argument("Process: empty argv");
   int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -52,6 +53,10 @@ Process::Process(std::vector<std::string> argv, fs::path log_file)
     // A new process group so that a stray signal to the test runner's group
     // does not reach the peers and vice versa.
     ::setpgid(0, 0);
+    if (max_open_files > 0) {
+      rlimit rl{max_open_files, max_open_files};
+      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) ::_exit(126);
+    }
     ::execvp(args[0], args.data());
     std::fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
     ::_exit(127);

@@ -30,7 +30,10 @@ class TempDir {
 class Process {
  public:
   Process() = default;
-  Process(std::vector<std::string> argv, std::filesystem::path log_file);
+  // max_open_files: the child's RLIMIT_NOFILE, soft and hard (0: inherited),
+  // for tests of running out of descriptors.
+  Process(std::vector<std::string> argv, std::filesystem::path log_file,
+          unsigned long max_open_files = 0);
   ~Process();
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;

@@ -97,6 +97,64 @@ TEST_CASE("Control characters are escaped so one event stays one line", "[log]")
   CHECK(out.find('\r') == std::string::npos);
 }
 
+TEST_CASE("Well-formed UTF-8 is written as it is, unquoted", "[log]") {
+  CHECK(mlog::format_value("b\xc3\xbc" "cher@xn--bcher-kva.example") ==
+        "b\xc3\xbc" "cher@xn--bcher-kva.example");
+  CHECK(mlog::format_value("\xe2\x82\xac\xf0\x9f\x93\xa7") == "\xe2\x82\xac\xf0\x9f\x93\xa7");
+  // The last code points before and after the C1 block.
+  CHECK(mlog::format_value("\xc2\xa0\xc2\xbf\xef\xbf\xbd\xf4\x8f\xbf\xbf") ==
+        "\xc2\xa0\xc2\xbf\xef\xbf\xbd\xf4\x8f\xbf\xbf");
+}
+
+TEST_CASE("C1 controls are escaped, in UTF-8 and as raw bytes", "[log]") {
+  // U+009B is CSI: "\xc2\x9b" + "31m" would colour an operator's terminal.
+  CHECK(mlog::format_value("a\xc2\x9b"
+                           "31mb") == "\"a\\xc2\\x9b31mb\"");
+  CHECK(mlog::format_value("line\xc2\x85next") == "\"line\\xc2\\x85next\"");
+  CHECK(mlog::format_value("\xc2\x80") == "\"\\xc2\\x80\"");
+  CHECK(mlog::format_value("\xc2\x9f") == "\"\\xc2\\x9f\"");
+  CHECK(mlog::format_value("x\x9by") == "\"x\\x9by\"");
+  CHECK(mlog::format_value("\x85") == "\"\\x85\"");
+}
+
+TEST_CASE("Bytes that are not UTF-8 are escaped one by one", "[log]") {
+  // Latin-1 as a client may send it.
+  CHECK(mlog::format_value("gr\xfc\xdf") == "\"gr\\xfc\\xdf\"");
+  // A lone continuation byte, a lead byte without its tail, one cut off at the end.
+  CHECK(mlog::format_value("\xbf") == "\"\\xbf\"");
+  CHECK(mlog::format_value("\xc3(") == "\"\\xc3(\"");
+  CHECK(mlog::format_value("ok\xe2\x82") == "\"ok\\xe2\\x82\"");
+  // Overlong forms: of '/', of NUL (Java's "modified UTF-8"), of U+0800.
+  CHECK(mlog::format_value("\xc0\xaf") == "\"\\xc0\\xaf\"");
+  CHECK(mlog::format_value("\xc0\x80") == "\"\\xc0\\x80\"");
+  CHECK(mlog::format_value("\xe0\x80\x80") == "\"\\xe0\\x80\\x80\"");
+  CHECK(mlog::format_value("\xf0\x80\x80\x80") == "\"\\xf0\\x80\\x80\\x80\"");
+  // A UTF-16 surrogate, a code point above U+10FFFF, bytes never in UTF-8.
+  CHECK(mlog::format_value("\xed\xa0\x80") == "\"\\xed\\xa0\\x80\"");
+  CHECK(mlog::format_value("\xf4\x90\x80\x80") == "\"\\xf4\\x90\\x80\\x80\"");
+  CHECK(mlog::format_value("\xf5\xfe\xff") == "\"\\xf5\\xfe\\xff\"");
+  // A valid sequence right after an invalid byte survives.
+  CHECK(mlog::format_value("\xff\xc3\xa9") == "\"\\xff\xc3\xa9\"");
+}
+
+TEST_CASE("Every escaped value is valid UTF-8 without control characters", "[log]") {
+  std::string all_bytes;
+  for (int c = 0; c < 256; ++c) all_bytes += static_cast<char>(c);
+  std::string out = mlog::format_value(all_bytes);
+  for (unsigned char u : out) {
+    INFO(static_cast<int>(u));
+    CHECK(u >= 0x20);
+    CHECK(u < 0x7f);
+  }
+}
+
+TEST_CASE("Keys never carry bytes above ASCII", "[log]") {
+  LogSetup setup(mlog::Level::info);
+  CapturedStderr captured;
+  mlog::info("x").kv("k\xc2\x85y", "v");
+  CHECK(captured.text().find(" x k__y=v\n") != std::string::npos);
+}
+
 TEST_CASE("Levels parse from their names only", "[log]") {
   mlog::Level level = mlog::Level::error;
   CHECK(mlog::parse_level("debug", &level));
