@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common/log/log.hpp"
+#include "common/log/rate_limited.hpp"
 #include "common/stats/report_rows.hpp"
 #include "common/util/ascii.hpp"
 #include "common/util/stable_hash.hpp"
@@ -49,6 +50,12 @@ namespace {
 const redis::Script& greylist_script() {
   static const redis::Script script(kGreylistScript);
   return script;
+}
+
+// Shared by every pipeline built, so a reload does not restart the count.
+log::RateLimited& unavailable_log() {
+  static log::RateLimited limited(log::Level::warning, "greylist_unavailable");
+  return limited;
 }
 
 }  // namespace
@@ -129,7 +136,10 @@ asio::awaitable<std::optional<Decision>> GreylistCheck::decide(Transaction& tx) 
     std::string why = result.ec          ? result.ec.message()
                       : reply.is_error() ? reply.str
                                          : "unexpected reply";
-    log::warning("greylist_unavailable").kv("error", why).kv("failure_mode", g.failure_mode);
+    // One line per interval with a count: during an outage every request
+    // fails the same way.
+    unavailable_log().record(
+        [&](log::Line& l) { l.kv("error", why).kv("failure_mode", g.failure_mode); });
     if (g.failure_mode == "fail_closed") {
       metrics_.check_outcome("greylist", "fail_closed").inc();
       Decision d;

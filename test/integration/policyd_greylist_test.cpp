@@ -131,6 +131,20 @@ TEST_CASE("with Redis down policyd answers DUNNO, counts it, and resumes when Re
   CHECK(policyd.metric(
             "mailsan_policy_check_outcomes_total{check=\"greylist\",outcome=\"fail_open\"}") >= 1);
   CHECK(policyd.metric("mailsan_backend_up{backend=\"redis\"}") == 0);
+  // An outage is logged once per interval with a count, not once a request.
+  for (int i = 0; i < 30; ++i)
+    CHECK(client.ask(
+              rcpt_request("192.0.2.32", "c@example.net", "d" + std::to_string(i) + "@example.com"),
+              3s) == "DUNNO");
+  const std::string log = policyd.log();
+  std::size_t lines = 0;
+  for (auto pos = log.find("greylist_unavailable"); pos != std::string::npos;
+       pos = log.find("greylist_unavailable", pos + 1))
+    ++lines;
+  CHECK(lines >= 1);
+  CHECK(lines <= 2);
+  CHECK(log.find("greylist_unavailable") != std::string::npos);
+  CHECK(log.find(" count=") != std::string::npos);
 
   redis.start();
   // Reconnection has backoff; greylisting must come back without a restart.
