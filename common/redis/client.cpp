@@ -39,6 +39,7 @@
 #include "common/log/log.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "common/redis/hiredis_connection.hpp"
+#include "common/util/ascii.hpp"
 #include "common/util/sha1.hpp"
 
 namespace mailsan::redis {
@@ -99,12 +100,6 @@ Reply to_reply(const redisReply& r) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 // Commands that would break the one-reply-per-command order (pub/sub,
 // MONITOR, CLIENT REPLY) or silently change what the client set up at
 // connect (AUTH, SELECT, HELLO, RESET) are refused: the client owns those.
@@ -115,8 +110,8 @@ bool refused_command(std::span<const std::string_view> argv) {
   const std::string_view name = argv.front();
   if (name.size() < 4 || name.size() > 12) return false;
   for (std::string_view refused : kRefused)
-    if (iequals(name, refused)) return true;
-  return argv.size() >= 2 && iequals(name, "client") && iequals(argv[1], "reply");
+    if (util::iequals(name, refused)) return true;
+  return argv.size() >= 2 && util::iequals(name, "client") && util::iequals(argv[1], "reply");
 }
 
 bool is_noscript(const Result& result) {
