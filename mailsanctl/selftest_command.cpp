@@ -109,7 +109,8 @@ asio::awaitable<Outcome> send_one(asio::ip::tcp::endpoint mx,
     out.stage = "RCPT";
     r = co_await client.command("RCPT TO:<" + out.to + ">", 30s);
   }
-  if (answered(250) && out.stage == "RCPT") {
+  // 251: not local, but it will be forwarded (RFC 5321 §3.4).
+  if ((answered(250) || answered(251)) && out.stage == "RCPT") {
     out.stage = "DATA";
     r = co_await client.command("DATA", 30s);
   }
