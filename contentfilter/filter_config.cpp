@@ -4,7 +4,6 @@
 #include <stdexcept>
 
 #include "common/config/values.hpp"
-#include "common/daemon/process_setup.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "common/util/ascii.hpp"
 
@@ -38,10 +37,6 @@ void check_thresholds(const std::string& value) {
 
 }  // namespace
 
-std::string effective_hostname(const FilterConfig& c) {
-  return c.hostname.empty() ? daemon::host_name() : c.hostname;
-}
-
 std::vector<SpamThreshold> parse_spam_thresholds(const std::vector<std::string>& entries) {
   std::vector<SpamThreshold> out;
   for (const auto& e : entries) {
@@ -73,30 +68,19 @@ config::OptionTable make_option_table(FilterConfig& c) {
   config::OptionTable t("filter");
   t.add_string("listen", &c.listen, "inet:127.0.0.1:10025",
                "where Postfix's smtpd_proxy_filter connects: inet:ADDRESS:PORT or unix:/path")
-      .with_check(check_listen_endpoint);
+      .with_check(check_listen_endpoint)
+      .restart_only();
   t.add_string("next_hop", &c.next_hop, "inet:127.0.0.1:10026",
                "the after-filter smtpd that accepted mail is handed to: inet:ADDRESS:PORT")
       .with_check(check_inet_endpoint);
-  t.add_string("redis", &c.redis, "tcp:127.0.0.1:6379",
-               "the Redis shared by every MX (quarantine index, bulk counts): tcp:HOST:PORT or "
-               "unix:/path")
-      .with_check(net::check_endpoint);
-  t.add_string("redis_prefix", &c.redis_prefix, "mailsan:", "prefix of every Redis key");
-  t.add_string("redis_password_file", &c.redis_password_file, "",
-               "file whose first line is the Redis AUTH password (empty: no AUTH)");
-  t.add_integer("redis_database", &c.redis_database, 0, 0, 15, "Redis database number (SELECT)");
-  t.add_duration("redis_timeout", &c.redis_timeout, seconds(2), seconds(1), seconds(60),
-                 "a Redis command not answered in this time is a Redis failure");
-  t.add_string("hostname", &c.hostname, "",
-               "this MX's name, in the greeting and added headers (empty: the system host name)");
-  t.add_string("metrics_listen", &c.metrics_listen, "",
-               "IP:PORT for Prometheus metrics at /metrics (empty: off)");
-  t.add_choice("log", &c.log, "stderr", {"stderr", "syslog"},
-               "where log lines go: stderr, or syslog with the mail facility");
-  t.add_choice("log_level", &c.log_level, "info", {"debug", "info", "warning", "error"},
-               "the least important log lines written");
-  t.add_string("user", &c.user, "",
-               "user to run as after binding (empty: stay as started); its group too");
+  config::CommonRowDocs docs;
+  docs.redis =
+      "the Redis shared by every MX (quarantine index, bulk counts): tcp:HOST:PORT or unix:/path";
+  docs.hostname = "this MX's name, in the greeting and added headers (empty: the system host name)";
+  docs.log_level = "the least important log lines written";
+  docs.user = "user to run as after binding (empty: stay as started); its group too";
+  config::add_common_rows(t, c, docs);
+  config::add_common_process_rows(t, c, docs);
   t.add_integer("max_connections", &c.max_connections, 200, 1, 100000,
                 "connections from Postfix at once; more are refused with 421 (match the smtpd "
                 "process limit)");
@@ -118,7 +102,8 @@ config::OptionTable make_option_table(FilterConfig& c) {
   t.add_integer("max_recipients", &c.max_recipients, 1000, 1, 100000,
                 "recipients per message (452 4.5.3 past it, as RFC 5321 asks)");
   t.add_string("quarantine_dir", &c.quarantine_dir, "/var/lib/mailsan/quarantine",
-               "where quarantined messages are kept, one directory each");
+               "where quarantined messages are kept, one directory each")
+      .restart_only();
   t.add_string("virus_reply", &c.virus_reply, "554 5.7.1 Rejected: virus ${virus} found",
                "reply at end-of-DATA to a message with a virus; ${virus}");
   t.add_string("spam_reply", &c.spam_reply, "550 5.7.1 Rejected as spam (score ${score})",
@@ -130,32 +115,42 @@ config::OptionTable make_option_table(FilterConfig& c) {
                "lost)");
 
   t.add_bool("clamav.enable", &c.clamav.enable, true,
-             "scan every message with the ClamAV engine in process; changes need a restart");
+             "scan every message with the ClamAV engine in process")
+      .restart_only();
   t.add_string("clamav.db_dir", &c.clamav.db_dir, "/var/lib/clamav",
-               "signature database directory; missing or empty stops start-up; reloaded when it "
-               "changes");
+               "signature database directory; missing or empty stops start-up; its signatures are "
+               "reloaded when they change")
+      .restart_only();
   t.add_choice("clamav.virus_action", &c.clamav.virus_action, "reject", {"reject", "quarantine"},
                "a message with a virus is refused (554), or accepted and silently quarantined");
   t.add_integer("clamav.workers", &c.clamav.workers, 2, 1, 64,
-                "threads scanning (never the I/O thread); changes need a restart");
+                "threads scanning (never the I/O thread)")
+      .restart_only();
   t.add_size("clamav.max_scan_size", &c.clamav.max_scan_size, 104857600, 1024,
-             std::int64_t{1} << 32, "most data scanned per message (CL_ENGINE_MAX_SCANSIZE)");
+             std::int64_t{1} << 32, "most data scanned per message (CL_ENGINE_MAX_SCANSIZE)")
+      .restart_only();
   t.add_size("clamav.max_file_size", &c.clamav.max_file_size, 26214400, 1024, std::int64_t{1} << 32,
-             "largest file inside a message scanned (CL_ENGINE_MAX_FILESIZE)");
+             "largest file inside a message scanned (CL_ENGINE_MAX_FILESIZE)")
+      .restart_only();
   t.add_integer("clamav.max_recursion", &c.clamav.max_recursion, 20, 1, 100,
-                "archive nesting unpacked (CL_ENGINE_MAX_RECURSION)");
+                "archive nesting unpacked (CL_ENGINE_MAX_RECURSION)")
+      .restart_only();
   t.add_integer("clamav.max_files", &c.clamav.max_files, 10000, 1, 1000000,
-                "files unpacked from one message (CL_ENGINE_MAX_FILES)");
+                "files unpacked from one message (CL_ENGINE_MAX_FILES)")
+      .restart_only();
   t.add_duration("clamav.reload_check_interval", &c.clamav.reload_check_interval, seconds(60),
                  seconds(1), seconds(86400),
                  "how often db_dir is checked for new signatures (a new engine is built aside and "
-                 "swapped in)");
+                 "swapped in)")
+      .restart_only();
   t.add_choice("clamav.failure_mode", &c.clamav.failure_mode, "fail_closed",
                {"fail_closed", "fail_open"},
-               "when a scan fails: tempfail the message (fail_closed) or let it through unscanned");
+               "when a scan fails: tempfail the message (fail_closed) or let it through unscanned")
+      .restart_only();
   t.add_string("clamav.unavailable_reply", &c.clamav.unavailable_reply,
                "451 4.3.0 Virus scan temporarily unavailable",
-               "reply when the virus scan fails and failure_mode is fail_closed");
+               "reply when the virus scan fails and failure_mode is fail_closed")
+      .restart_only();
 
   t.add_bool("spamd.enable", &c.spamd.enable, true, "score every message with spamd");
   t.add_string("spamd.address", &c.spamd.address, "inet:127.0.0.1:783",

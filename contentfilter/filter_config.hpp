@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config/common_rows.hpp"
 #include "common/config/option_table.hpp"
 
 namespace mailsan::filter {
@@ -73,19 +74,10 @@ struct MarkerConfig {
   std::string header = "X-Mailsan-Test-Verdict";
 };
 
-struct FilterConfig {
+// redis, hostname, metrics_listen, log and user come from CommonConfig.
+struct FilterConfig : config::CommonConfig {
   std::string listen;
   std::string next_hop;
-  std::string redis;
-  std::string redis_prefix;
-  std::string redis_password_file;
-  std::int64_t redis_database = 0;
-  std::chrono::seconds redis_timeout{2};
-  std::string hostname;
-  std::string metrics_listen;
-  std::string log;
-  std::string log_level;
-  std::string user;
   std::int64_t max_connections = 200;
   std::chrono::seconds command_timeout{300};
   std::chrono::seconds data_timeout{300};
@@ -109,7 +101,7 @@ struct FilterConfig {
 config::OptionTable make_option_table(FilterConfig& config);
 
 // The configured hostname, or the system's when none is configured.
-std::string effective_hostname(const FilterConfig& config);
+using config::effective_hostname;
 
 // The parsed spam_thresholds entries; throws std::invalid_argument for a bad one.
 std::vector<SpamThreshold> parse_spam_thresholds(const std::vector<std::string>& entries);

@@ -21,13 +21,10 @@ bool load_filter_config(const CommandContext& ctx, filter::FilterConfig& config)
   return true;
 }
 
-RedisSettings redis_settings(const filter::FilterConfig& config) {
-  RedisSettings s;
-  s.address = config.redis;
-  s.password_file = config.redis_password_file;
-  s.database = static_cast<int>(config.redis_database);
-  s.timeout = config.redis_timeout;
-  return s;
+redis::Options redis_settings(const config::CommonConfig& config) {
+  redis::Options o = config::redis_options(config);
+  o.connect_timeout = o.command_timeout;
+  return o;
 }
 
 std::string printable(std::string_view text) {

@@ -36,7 +36,11 @@ struct CommandContext {
 // and line to ctx.err and returns false.
 bool load_filter_config(const CommandContext& ctx, filter::FilterConfig& config);
 
-RedisSettings redis_settings(const filter::FilterConfig& config);
+// The Redis client options from a daemon's config (the filter's, or
+// policyd's for greylisting): its redis_* rows, with redis_timeout also
+// bounding the connect, since a tool that waits on a dead Redis for the
+// daemons' short connect timeout would say nothing more useful.
+redis::Options redis_settings(const config::CommonConfig& config);
 
 // `text` safe for a terminal and one line of output: valid UTF-8 is kept,
 // control characters (C0, DEL, C1), line breaks and invalid bytes become

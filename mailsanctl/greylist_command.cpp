@@ -77,12 +77,8 @@ int run_greylist_command(CommandContext& ctx) {
       pc.redis_prefix, *client, show ? args[2] : std::string(), show ? args[3] : std::string(),
       static_cast<unsigned>(g.ipv4_prefix), static_cast<unsigned>(g.ipv6_prefix));
 
-  RedisSettings rs;
-  rs.address = pc.redis;
-  rs.password_file = pc.redis_password_file;
-  rs.database = static_cast<int>(pc.redis_database);
   std::string error;
-  auto redis = SyncRedis::connect(rs, &error);
+  auto redis = SyncRedis::connect(redis_settings(pc), &error);
   if (!redis) {
     ctx.err << "mailsanctl: greylist: Redis " << pc.redis << ": " << error << "\n";
     return kExitFailed;

@@ -9,41 +9,13 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
-#include <fstream>
 #include <vector>
 
 #include "common/net/endpoint_address.hpp"
+#include "common/util/password_file.hpp"
 
 namespace mailsan::ctl {
 namespace {
-
-redis::Reply to_reply(const redisReply& r) {
-  redis::Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING:
-      out.type = redis::Reply::Type::string;
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = redis::Reply::Type::status;
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = redis::Reply::Type::error;
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = redis::Reply::Type::integer;
-      out.integer = r.integer;
-      return out;
-    case REDIS_REPLY_ARRAY:
-      out.type = redis::Reply::Type::array;
-      out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(to_reply(*r.element[i]));
-      return out;
-    default:
-      return out;  // nil
-  }
-  if (r.str != nullptr) out.str.assign(r.str, r.len);
-  return out;
-}
 
 timeval to_timeval(std::chrono::milliseconds ms) {
   timeval tv{};
@@ -52,25 +24,9 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-// The first line of the file, without its line ending.
-bool read_password(const std::string& path, std::string* password, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = "cannot read password file " + path;
-    return false;
-  }
-  std::getline(in, *password);
-  if (!password->empty() && password->back() == '\r') password->pop_back();
-  if (password->empty()) {
-    *error = "password file " + path + " has an empty first line";
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
-std::unique_ptr<SyncRedis> SyncRedis::connect(const RedisSettings& settings, std::string* error) {
+std::unique_ptr<SyncRedis> SyncRedis::connect(const redis::Options& settings, std::string* error) {
   std::string parse_error;
   auto endpoint = net::parse_endpoint(settings.address, &parse_error);
   if (!endpoint) {
@@ -78,13 +34,16 @@ std::unique_ptr<SyncRedis> SyncRedis::connect(const RedisSettings& settings, std
     return nullptr;
   }
   std::string password;
-  if (!settings.password_file.empty() && !read_password(settings.password_file, &password, error))
+  if (!settings.password_file.empty() &&
+      !util::read_password_file(settings.password_file, &password, error))
     return nullptr;
 
-  const timeval tv = to_timeval(settings.timeout);
-  redisContext* context = endpoint->kind == net::EndpointAddress::Kind::unix_socket
-                              ? redisConnectUnixWithTimeout(endpoint->path.c_str(), tv)
-                              : redisConnectWithTimeout(endpoint->host.c_str(), endpoint->port, tv);
+  const timeval connect_tv = to_timeval(settings.connect_timeout);
+  const timeval tv = to_timeval(settings.command_timeout);
+  redisContext* context =
+      endpoint->kind == net::EndpointAddress::Kind::unix_socket
+          ? redisConnectUnixWithTimeout(endpoint->path.c_str(), connect_tv)
+          : redisConnectWithTimeout(endpoint->host.c_str(), endpoint->port, connect_tv);
   if (context == nullptr) {
     *error = "cannot allocate a Redis context";
     return nullptr;
@@ -140,7 +99,7 @@ std::optional<redis::Reply> SyncRedis::command(std::span<const std::string_view>
     error_ = context_->err != 0 ? context_->errstr : "no reply";
     return std::nullopt;
   }
-  redis::Reply out = to_reply(*reply);
+  redis::Reply out = redis::to_reply(*reply);
   freeReplyObject(reply);
   return out;
 }

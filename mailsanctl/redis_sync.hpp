@@ -19,22 +19,19 @@
 #include <string>
 #include <string_view>
 
+#include "common/redis/client.hpp"
 #include "common/redis/reply.hpp"
 
 struct redisContext;
 
 namespace mailsan::ctl {
 
-struct RedisSettings {
-  std::string address;                      // tcp:HOST:PORT or unix:/path (the filter's `redis`)
-  std::string password_file;                // empty: no AUTH
-  int database = 0;                         // SELECT when non-zero
-  std::chrono::milliseconds timeout{2000};  // connect, and each command
-};
-
 class SyncRedis {
  public:
-  static std::unique_ptr<SyncRedis> connect(const RedisSettings& settings, std::string* error);
+  // The daemons' client options: address, password_file, database,
+  // connect_timeout for the connect and command_timeout for each command
+  // (the reconnect backoff does not apply: a failure is final here).
+  static std::unique_ptr<SyncRedis> connect(const redis::Options& settings, std::string* error);
   ~SyncRedis();
   SyncRedis(const SyncRedis&) = delete;
   SyncRedis& operator=(const SyncRedis&) = delete;

@@ -2,48 +2,21 @@
 
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "common/stats/daily_counters.hpp"
+#include "common/stats/report_rows.hpp"
+#include "common/util/ascii.hpp"
 #include "mailsanctl/redis_sync.hpp"
 
 namespace mailsan::ctl {
 namespace {
 
-struct Row {
-  const char* group;  // printed on the group's first row only
-  const char* label;
-  const char* field;  // empty: a row nothing counts (see "Bounced")
-};
-
-// The seed's rows, and the counter each reads. "Bounced" has no counter:
-// mailsan refuses mail during the SMTP conversation and never makes a
-// bounce, so the row is 0 by design, as in the seed's table.
-constexpr Row kRows[] = {
-    {"Rejected", "User unknown", "user_unknown"},
-    {"", "Sender verify (perm)", "sender_verify"},
-    {"", "Greylisted (tempfail)", "greylisted"},
-    {"", "SPF fail / DNSBL", "spf_fail+dnsbl"},
-    {"", "Spam", "spam"},
-    {"", "Virus", "virus"},
-    {"Bounced", "", ""},
-    {"Delivered", "Spam (tagged)", "delivered_spam"},
-    {"", "Ham", "delivered_ham"},
-    {"Quarantined", "", "quarantined"},
-};
-
-std::int64_t value(const std::map<std::string, std::int64_t>& c, std::string_view field) {
-  std::int64_t sum = 0;
-  std::size_t start = 0;
-  while (start <= field.size() && !field.empty()) {
-    auto plus = field.find('+', start);
-    auto name =
-        std::string(field.substr(start, plus == std::string_view::npos ? plus : plus - start));
-    if (auto it = c.find(name); it != c.end()) sum += it->second;
-    if (plus == std::string_view::npos) break;
-    start = plus + 1;
-  }
-  return sum;
+std::int64_t value(const std::map<std::string, std::int64_t>& c, std::string_view counter) {
+  if (counter.empty()) return 0;
+  auto it = c.find(std::string(counter));
+  return it == c.end() ? 0 : it->second;
 }
 
 bool valid_day(const std::string& d) {
@@ -57,10 +30,18 @@ bool valid_day(const std::string& d) {
 
 std::string format_report(const std::string& day, const std::map<std::string, std::int64_t>& c) {
   std::string out = "mailsan report for " + day + " (every MX)\n";
-  for (const Row& r : kRows) {
+  const auto& rows = stats::kReportRows;
+  for (std::size_t i = 0; i < std::size(rows); ++i) {
+    const stats::ReportRow& r = rows[i];
+    std::int64_t sum = value(c, r.counter);
+    while (i + 1 < std::size(rows) && rows[i + 1].group == r.group && rows[i + 1].label == r.label)
+      sum += value(c, rows[++i].counter);
+    const bool first_of_group = &r == &rows[0] || (&r - 1)->group != r.group;
+    const std::string group(first_of_group ? r.group : "");
+    const std::string label(r.label);
     char line[128];
-    std::snprintf(line, sizeof line, "%-11s %-24s %8lld\n", r.group, r.label,
-                  static_cast<long long>(value(c, r.field)));
+    std::snprintf(line, sizeof line, "%-11s %-24s %8lld\n", group.c_str(), label.c_str(),
+                  static_cast<long long>(sum));
     out += line;
   }
   return out;
@@ -70,17 +51,13 @@ std::string format_report_json(const std::string& day,
                                const std::map<std::string, std::int64_t>& c) {
   nlohmann::json j;
   j["day"] = day;
-  j["rejected"] = {{"user_unknown", value(c, "user_unknown")},
-                   {"sender_verify", value(c, "sender_verify")},
-                   {"greylisted", value(c, "greylisted")},
-                   {"spf_fail", value(c, "spf_fail")},
-                   {"dnsbl", value(c, "dnsbl")},
-                   {"spam", value(c, "spam")},
-                   {"virus", value(c, "virus")}};
-  j["bounced"] = 0;
-  j["delivered"] = {{"spam_tagged", value(c, "delivered_spam")},
-                    {"ham", value(c, "delivered_ham")}};
-  j["quarantined"] = value(c, "quarantined");
+  for (const stats::ReportRow& r : stats::kReportRows) {
+    const std::string group = util::ascii_lower(r.group);
+    if (r.json_key.empty())
+      j[group] = value(c, r.counter);
+    else
+      j[group][std::string(r.json_key)] = value(c, r.counter);
+  }
   j["counters"] = c;
   return j.dump(2) + "\n";
 }

@@ -1,7 +1,11 @@
 // `mailsanctl selftest --mx HOST[:PORT]`: sends a clean message, GTUBE and
 // EICAR through a live MX and says for each whether it was handled as
-// expected (accepted; refused as spam; refused as a virus). Exit 0 when all
-// three were. Called by main.cpp.
+// expected: accepted; refused at end of DATA with 550 5.7.1 and "spam";
+// refused there with 554 5.7.1 and "virus". A refusal at any other stage
+// (RCPT, MAIL, ...) is NOT OK and named with its stage, since no scanner saw
+// the message. The recipient is --to, else postmaster at the domain of the
+// MX's greeting, else at its address literal. Exit 0 only when all three
+// were handled. Called by main.cpp.
 #pragma once
 
 #include "mailsanctl/command_context.hpp"

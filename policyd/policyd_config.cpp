@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "common/config/values.hpp"
-#include "common/daemon/process_setup.hpp"
 #include "common/dns/names.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "policyd/dnsbl/dnsbl_entry.hpp"
@@ -73,41 +72,24 @@ void check_readable_files(const std::string& value) {
 
 }  // namespace
 
-std::string effective_hostname(const PolicydConfig& c) {
-  return c.hostname.empty() ? daemon::host_name() : c.hostname;
-}
-
 config::OptionTable make_option_table(PolicydConfig& c) {
   using std::chrono::seconds;
   constexpr std::int64_t kDay = 86400;
   config::OptionTable t("policyd");
   t.add_string("listen", &c.listen, "inet:127.0.0.1:10040",
                "where Postfix's check_policy_service connects: inet:HOST:PORT or unix:/path")
-      .with_check(net::check_endpoint);
-  t.add_string("redis", &c.redis, "tcp:127.0.0.1:6379",
-               "the Redis shared by every MX: tcp:HOST:PORT or unix:/path")
-      .with_check(net::check_endpoint);
-  t.add_string("redis_prefix", &c.redis_prefix, "mailsan:", "prefix of every Redis key");
-  t.add_string("redis_password_file", &c.redis_password_file, "",
-               "file whose first line is the Redis AUTH password (empty: no AUTH)");
-  t.add_integer("redis_database", &c.redis_database, 0, 0, 15, "Redis database number (SELECT)");
-  t.add_duration("redis_timeout", &c.redis_timeout, seconds(2), seconds(1), seconds(60),
-                 "a Redis command not answered in this time (at most request_timeout - 0.5 s) is a "
-                 "Redis failure");
-  t.add_string("hostname", &c.hostname, "",
-               "this MX's name, used in added headers (empty: the system host name)");
-  t.add_string("metrics_listen", &c.metrics_listen, "",
-               "IP:PORT for Prometheus metrics at /metrics (empty: off)");
+      .with_check(net::check_endpoint)
+      .restart_only();
+  config::CommonRowDocs docs;
+  docs.redis_timeout =
+      "a Redis command not answered in this time (at most request_timeout - 0.5 s) is a Redis "
+      "failure";
+  config::add_common_rows(t, c, docs);
   t.add_duration("request_timeout", &c.request_timeout, seconds(8), seconds(1), seconds(300),
                  "deadline for all checks of one request; past it the answer is DUNNO");
   t.add_list("local_domains", &c.local_domains, "",
              "domains this MX accepts mail for (recipient validation, no callouts)");
-  t.add_choice("log", &c.log, "stderr", {"stderr", "syslog"},
-               "where log lines go: stderr, or syslog with the mail facility");
-  t.add_choice("log_level", &c.log_level, "info", {"debug", "info", "warning", "error"},
-               "least severe level that is logged; each decision is logged at info");
-  t.add_string("user", &c.user, "",
-               "unprivileged user to run as after binding the sockets (empty: stay)");
+  config::add_common_process_rows(t, c, docs);
   t.add_integer("max_connections", &c.max_connections, 4096, 1, 1000000,
                 "concurrent policy connections; past it the longest-idle one is closed for the "
                 "newcomer (the newcomer is refused when every one has a request in flight)");
@@ -118,20 +100,27 @@ config::OptionTable make_option_table(PolicydConfig& c) {
                  seconds(3600), "how often whitelist files are checked for changes");
   t.add_list("dns_servers", &c.dns_servers, "",
              "DNS resolvers to ask, ADDRESS or ADDRESS:PORT (empty: those of /etc/resolv.conf)")
-      .with_check(check_dns_servers);
+      .with_check(check_dns_servers)
+      .restart_only();
   t.add_duration("dns_timeout", &c.dns_timeout, seconds(2), seconds(1), seconds(30),
-                 "how long one try of a DNS query waits for an answer");
+                 "how long one try of a DNS query waits for an answer")
+      .restart_only();
   t.add_integer(
-      "dns_tries", &c.dns_tries, 2, 1, 5,
-      "tries of a DNS query before it counts as timed out; a zone that times out scores 0");
+       "dns_tries", &c.dns_tries, 2, 1, 5,
+       "tries of a DNS query before it counts as timed out; a zone that times out scores 0")
+      .restart_only();
   t.add_integer("dns_cache_entries", &c.dns_cache_entries, 100000, 100, 10000000,
-                "DNS answers kept in memory; the least recently used are dropped");
+                "DNS answers kept in memory; the least recently used are dropped")
+      .restart_only();
   t.add_duration("dns_min_ttl", &c.dns_min_ttl, seconds(30), seconds(0), seconds(kDay),
-                 "DNS answers are cached at least this long, whatever their TTL");
+                 "DNS answers are cached at least this long, whatever their TTL")
+      .restart_only();
   t.add_duration("dns_max_ttl", &c.dns_max_ttl, seconds(kDay), seconds(0), seconds(7 * kDay),
-                 "DNS answers are cached at most this long, whatever their TTL");
+                 "DNS answers are cached at most this long, whatever their TTL")
+      .restart_only();
   t.add_duration("dns_negative_ttl", &c.dns_negative_ttl, seconds(300), seconds(0), seconds(kDay),
-                 "a name that does not exist is cached at most this long");
+                 "a name that does not exist is cached at most this long")
+      .restart_only();
 
   t.add_bool("whitelist.sasl_authenticated", &c.whitelist.sasl_authenticated, true,
              "SASL-authenticated clients skip every check");
@@ -274,21 +263,24 @@ config::OptionTable make_option_table(PolicydConfig& c) {
 
   t.add_string("ldap.uri", &c.ldap.uri, "",
                "LDAP server(s) for recipient validation, ldap:// or ldaps://, several separated by "
-               "spaces (empty: no recipient validation); changes need a restart")
-      .with_check(check_ldap_uri);
+               "spaces (empty: no recipient validation)")
+      .with_check(check_ldap_uri)
+      .restart_only();
   t.add_string("ldap.base", &c.ldap.base, "", "search base of the recipient and alias searches");
-  t.add_string("ldap.bind_dn", &c.ldap.bind_dn, "",
-               "DN to bind as (empty: anonymous); changes need a restart");
+  t.add_string("ldap.bind_dn", &c.ldap.bind_dn, "", "DN to bind as (empty: anonymous)")
+      .restart_only();
   t.add_string("ldap.password_file", &c.ldap.password_file, "",
-               "file whose first line is the bind password; changes need a restart");
-  t.add_bool("ldap.starttls", &c.ldap.starttls, false,
-             "StartTLS on ldap:// connections; changes need a restart");
+               "file whose first line is the bind password")
+      .restart_only();
+  t.add_bool("ldap.starttls", &c.ldap.starttls, false, "StartTLS on ldap:// connections")
+      .restart_only();
   t.add_duration("ldap.timeout", &c.ldap.timeout, seconds(3), seconds(1), seconds(60),
                  "limit for connecting and for each search; a lookup also stops at "
-                 "request_timeout - 0.5 s; changes need a restart");
+                 "request_timeout - 0.5 s")
+      .restart_only();
   t.add_integer("ldap.workers", &c.ldap.workers, 2, 1, 64,
-                "threads asking the directory, each with its own connection; changes need a "
-                "restart");
+                "threads asking the directory, each with its own connection")
+      .restart_only();
   t.add_string("ldap.recipient_filter", &c.ldap.recipient_filter,
                "(&(objectClass=inetLocalMailRecipient)(mailLocalAddress=%s))",
                "filter for a recipient; %s is the address (RFC 4515-escaped), tried as given, "

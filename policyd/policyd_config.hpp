@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config/common_rows.hpp"
 #include "common/config/option_table.hpp"
 
 namespace mailsan::policyd {
@@ -101,20 +102,11 @@ struct LdapConfig {
   std::string unavailable_reply;
 };
 
-struct PolicydConfig {
+// redis, hostname, metrics_listen, log and user come from CommonConfig.
+struct PolicydConfig : config::CommonConfig {
   std::string listen;
-  std::string redis;
-  std::string redis_prefix;
-  std::string redis_password_file;
-  std::int64_t redis_database = 0;
-  std::chrono::seconds redis_timeout{2};
-  std::string hostname;
-  std::string metrics_listen;
   std::chrono::seconds request_timeout{8};
   std::vector<std::string> local_domains;
-  std::string log;
-  std::string log_level;
-  std::string user;
   std::int64_t max_connections = 4096;
   std::chrono::seconds idle_timeout{330};
   std::chrono::seconds whitelist_reload_interval{10};
@@ -137,7 +129,7 @@ struct PolicydConfig {
 config::OptionTable make_option_table(PolicydConfig& config);
 
 // The configured hostname, or the system's when none is configured.
-std::string effective_hostname(const PolicydConfig& config);
+using config::effective_hostname;
 
 inline constexpr const char* kDefaultConfigPath = "/etc/mailsan/policyd.conf";
 

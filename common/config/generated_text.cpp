@@ -111,6 +111,11 @@ std::string default_and_bounds(const Option& row) {
   return out;
 }
 
+// The doc line, with "(restart)" for a row a SIGHUP does not change.
+std::string doc_line(const Option& row) {
+  return row.restart_only ? row.doc + " (restart)" : row.doc;
+}
+
 std::string assignment(const std::string& key, const std::string& value) {
   return value.empty() ? key + " =" : key + " = " + value;
 }
@@ -142,14 +147,15 @@ std::string help_text(const OptionTable& table, const std::string& program,
       << "Settings. In the config file write \"key = value\" under \"[section]\"; on the\n"
       << "command line --section.key=VALUE (or --section.key VALUE) overrides the file.\n"
       << "Durations are seconds or take a suffix s, m, h, d, w; sizes are bytes or take\n"
-      << "a suffix k, m, g; lists are separated by commas or spaces.\n";
+      << "a suffix k, m, g; lists are separated by commas or spaces. \"(restart)\" marks\n"
+      << "a setting that a reload (SIGHUP) leaves as it was until the next start.\n";
   for (const auto& section : sections_of(table)) {
     out << "\n"
         << (section.name.empty() ? std::string("Top of the file") : "[" + section.name + "]")
         << ":\n";
     for (const Option* row : section.rows) {
       out << "  --" << row->name << "=" << placeholder(*row) << "\n"
-          << "      " << row->doc << "\n"
+          << "      " << doc_line(*row) << "\n"
           << "      " << default_and_bounds(*row) << "\n";
     }
   }
@@ -177,11 +183,13 @@ std::string example_file(const OptionTable& table) {
       << "# only at the beginning of a line. Durations are seconds or a number with a\n"
       << "# suffix s, m, h, d or w (5m, 2d); sizes are bytes or a number with a suffix\n"
       << "# k, m or g. Lists are separated by commas or spaces; repeating a list key\n"
-      << "# adds to the list. Each setting is shown with its default, commented out.\n";
+      << "# adds to the list. Each setting is shown with its default, commented out.\n"
+      << "# \"(restart)\" marks a setting that a reload (SIGHUP) leaves as it was: it\n"
+      << "# takes effect at the next start.\n";
   for (const auto& section : sections_of(table)) {
     if (!section.name.empty()) out << "\n[" << section.name << "]\n";
     for (const Option* row : section.rows) {
-      out << "\n# " << row->doc << "\n";
+      out << "\n# " << doc_line(*row) << "\n";
       bool has_bounds = row->kind == Kind::integer || row->kind == Kind::duration ||
                         row->kind == Kind::size || row->kind == Kind::number ||
                         !row->choices.empty();
@@ -197,7 +205,9 @@ std::string markdown_reference(const OptionTable& table) {
   std::ostringstream out;
   out << "<!-- Generated from the options table of " << program << " by `" << program
       << " --markdown-reference`; do not edit by hand. -->\n\n"
-      << "## Options of " << program << "\n";
+      << "## Options of " << program << "\n\n"
+      << "\"(restart)\" after a description: a reload (SIGHUP) leaves the setting as it was; "
+         "it takes effect at the next start.\n";
   for (const auto& section : sections_of(table)) {
     out << "\n### "
         << (section.name.empty() ? std::string("Top of the file (no section)")
@@ -213,8 +223,8 @@ std::string markdown_reference(const OptionTable& table) {
                             : "`" + row->default_value + "`" +
                                   default_text(*row).substr(row->default_value.size());
       out << "| `" << markdown_cell(key_of(*row)) << "` | " << type_name(*row) << " | "
-          << markdown_cell(def) << " | " << markdown_cell(range) << " | " << markdown_cell(row->doc)
-          << " |\n";
+          << markdown_cell(def) << " | " << markdown_cell(range) << " | "
+          << markdown_cell(doc_line(*row)) << " |\n";
     }
   }
   return out.str();

@@ -236,6 +236,12 @@ OptionTable& OptionTable::with_check(std::function<void(const std::string&)> che
   return *this;
 }
 
+OptionTable& OptionTable::restart_only() {
+  if (options_.empty()) throw std::logic_error("restart_only() before any option");
+  options_.back().restart_only = true;
+  return *this;
+}
+
 const Option* OptionTable::find(const std::string& name) const {
   for (const auto& row : options_)
     if (row.name == name) return &row;
@@ -318,6 +324,22 @@ void apply_overrides(const OptionTable& table,
       throw ConfigError("command line: option '" + name + "': " + e.what());
     }
   }
+}
+
+std::vector<std::string> keep_restart_only(const OptionTable& running, const OptionTable& fresh) {
+  std::vector<std::string> kept;
+  for (const auto& row : fresh.options()) {
+    if (!row.restart_only) continue;
+    const Option* now = running.find(row.name);
+    if (!now) continue;
+    std::string running_value = now->current();
+    if (row.current() == running_value) continue;
+    // The running value passed this row's parser and checks at start, and
+    // current() writes it in the form assign() reads.
+    row.assign(running_value);
+    kept.push_back(row.name);
+  }
+  return kept;
 }
 
 void reset_to_defaults(const OptionTable& table) {

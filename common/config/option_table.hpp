@@ -42,6 +42,9 @@ struct Option {
   std::function<void(const std::string&)> assign;
   // The field's current value, written as it would be in the file.
   std::function<std::string()> current;
+  // The value is taken only at start (a socket bound, a connection or an
+  // engine built once); a SIGHUP leaves it as it was (keep_restart_only).
+  bool restart_only = false;
 };
 
 class OptionTable {
@@ -72,6 +75,9 @@ class OptionTable {
   // a malformed address is reported with file and line like any bad value.
   // The default must pass it.
   OptionTable& with_check(std::function<void(const std::string&)> check);
+  // Marks the row added last as taking effect only at start; the generated
+  // docs say "(restart)" after its doc line.
+  OptionTable& restart_only();
 
   const std::vector<Option>& options() const { return options_; }
   const std::string& daemon() const { return daemon_; }
@@ -112,6 +118,26 @@ void apply_overrides(const OptionTable& table,
 // Stores every row's default again; a reload does this before load_file()
 // so that a line deleted from the file falls back to its default.
 void reset_to_defaults(const OptionTable& table);
+
+// For SIGHUP: every restart-only row whose value in `fresh` (the config just
+// reloaded) differs from `running` (the config the process runs with) gets
+// the running value assigned back, so that the new config says what the
+// process really uses and the change waits for the next start. Returns the
+// names of those rows in table order, for the daemon to log
+// ("reload_partial options=listen,redis"). Rows are matched by name.
+//
+// make_option_table() stores the defaults into the fields it binds, so bind
+// the running table to a copy and fill the copy after binding:
+//
+//   PolicydConfig fresh, running;
+//   auto fresh_table = make_option_table(fresh);
+//   auto running_table = make_option_table(running);
+//   running = config;  // the table reads the fields it is bound to
+//   if (!config::reload_command_line(fresh_table, args, kDefaultConfigPath, &error)) ...
+//   auto kept = config::keep_restart_only(running_table, fresh_table);
+//   if (!kept.empty()) log::warning("reload_partial").kv("options", <kept joined by ",">);
+//   config = std::move(fresh);
+std::vector<std::string> keep_restart_only(const OptionTable& running, const OptionTable& fresh);
 
 // What a daemon's main() should do after parse_command_line().
 enum class Action { run, exit_ok, exit_error };

@@ -31,7 +31,6 @@
 #include <boost/container/small_vector.hpp>
 #include <charconv>
 #include <deque>
-#include <fstream>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -39,6 +38,8 @@
 #include "common/log/log.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "common/redis/hiredis_connection.hpp"
+#include "common/util/ascii.hpp"
+#include "common/util/password_file.hpp"
 #include "common/util/sha1.hpp"
 
 namespace mailsan::redis {
@@ -71,40 +72,6 @@ using Clock = std::chrono::steady_clock;
 using Handler =
     asio::async_result<std::decay_t<decltype(asio::use_awaitable)>, void(Result)>::handler_type;
 
-Reply to_reply(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::string;
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::status;
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::error;
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::integer;
-      out.integer = r.integer;
-      return out;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::array;
-      out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(to_reply(*r.element[i]));
-      return out;
-    default:
-      return out;  // nil
-  }
-  if (r.str != nullptr) out.str.assign(r.str, r.len);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
 // Commands that would break the one-reply-per-command order (pub/sub,
 // MONITOR, CLIENT REPLY) or silently change what the client set up at
 // connect (AUTH, SELECT, HELLO, RESET) are refused: the client owns those.
@@ -115,28 +82,12 @@ bool refused_command(std::span<const std::string_view> argv) {
   const std::string_view name = argv.front();
   if (name.size() < 4 || name.size() > 12) return false;
   for (std::string_view refused : kRefused)
-    if (iequals(name, refused)) return true;
-  return argv.size() >= 2 && iequals(name, "client") && iequals(argv[1], "reply");
+    if (util::iequals(name, refused)) return true;
+  return argv.size() >= 2 && util::iequals(name, "client") && util::iequals(argv[1], "reply");
 }
 
 bool is_noscript(const Result& result) {
   return !result.ec && result.reply.is_error() && result.reply.str.starts_with("NOSCRIPT");
-}
-
-// The first line of the file, without its line ending.
-bool read_password(const std::string& path, std::string* password, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = "cannot read password file " + path;
-    return false;
-  }
-  std::getline(in, *password);
-  if (!password->empty() && password->back() == '\r') password->pop_back();
-  if (password->empty()) {
-    *error = "password file " + path + " has an empty first line";
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -508,7 +459,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     }
     std::string password;
     if (!options_.password_file.empty() &&
-        !read_password(options_.password_file, &password, &last_error_))
+        !util::read_password_file(options_.password_file, &password, &last_error_))
       co_return false;
     // hiredis would look a host name up with a blocking getaddrinfo on this
     // thread; Asio's resolver runs it on a thread of its own instead.

@@ -6,7 +6,6 @@
 // shared counter of DNS-querying terms bounds the work, include/redirect
 // loops included, and a name that cannot be valid is never queried.
 #include <boost/asio/awaitable.hpp>
-#include <cctype>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -16,6 +15,7 @@
 #include "common/spf/macro.hpp"
 #include "common/spf/record.hpp"
 #include "common/spf/spf.hpp"
+#include "common/util/ascii.hpp"
 
 namespace mailsan::spf {
 namespace {
@@ -60,12 +60,6 @@ bool is_dns_failure(dns::Status status) {
          status != dns::Status::nodata;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string without_trailing_dot(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   return std::string(name);
@@ -73,8 +67,8 @@ std::string without_trailing_dot(std::string_view name) {
 
 // Whether name is domain or below it, ignoring case and trailing dots.
 bool within(std::string_view name, std::string_view domain) {
-  auto n = lower(without_trailing_dot(name));
-  auto d = lower(without_trailing_dot(domain));
+  auto n = util::ascii_lower(without_trailing_dot(name));
+  auto d = util::ascii_lower(without_trailing_dot(domain));
   return n == d || (n.size() > d.size() && n.ends_with(d) && n[n.size() - d.size() - 1] == '.');
 }
 

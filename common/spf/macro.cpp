@@ -5,6 +5,8 @@
 #include <cctype>
 #include <vector>
 
+#include "common/util/ascii.hpp"
+
 namespace mailsan::spf {
 namespace {
 
@@ -20,9 +22,7 @@ bool is_explanation_only_letter(char c) {
   return std::string_view("crt").find(c) != std::string_view::npos;
 }
 
-char lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
+using util::ascii_lower;
 
 struct MacroExpand {
   char letter = 0;     // as written; upper case asks for URL escaping
@@ -41,7 +41,7 @@ std::optional<MacroExpand> parse_expand(std::string_view text, std::size_t& pos,
     return std::nullopt;
   }
   out.letter = text[pos];
-  char letter = lower(out.letter);
+  char letter = ascii_lower(out.letter);
   if (!is_domain_letter(letter) &&
       !(scope == MacroScope::explanation && is_explanation_only_letter(letter))) {
     *error = std::string("invalid macro letter '") + out.letter + "'";
@@ -58,7 +58,7 @@ std::optional<MacroExpand> parse_expand(std::string_view text, std::size_t& pos,
     *error = "macro transformer of zero parts";
     return std::nullopt;
   }
-  if (pos < text.size() && lower(text[pos]) == 'r') {
+  if (pos < text.size() && ascii_lower(text[pos]) == 'r') {
     out.reverse = true;
     ++pos;
   }
@@ -184,7 +184,8 @@ std::optional<std::string> run(std::string_view text, const MacroContext* contex
     auto expand = parse_expand(text, pos, scope, error);
     if (!expand) return std::nullopt;
     if (context == nullptr) continue;
-    std::string value = apply_transformers(letter_value(lower(expand->letter), *context), *expand);
+    std::string value =
+        apply_transformers(letter_value(ascii_lower(expand->letter), *context), *expand);
     out += std::isupper(static_cast<unsigned char>(expand->letter)) ? url_escape(value) : value;
   }
   return out;
@@ -204,7 +205,7 @@ std::optional<std::string> expand_macros(std::string_view text, const MacroConte
 bool uses_macro(std::string_view text, char letter) {
   for (std::size_t pos = 0; pos + 2 < text.size(); ++pos) {
     if (text[pos] != '%') continue;
-    if (text[pos + 1] == '{' && lower(text[pos + 2]) == lower(letter)) return true;
+    if (text[pos + 1] == '{' && ascii_lower(text[pos + 2]) == ascii_lower(letter)) return true;
     ++pos;  // skip "%%" so its second '%' does not start a macro
   }
   return false;

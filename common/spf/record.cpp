@@ -4,18 +4,12 @@
 #include <cctype>
 
 #include "common/spf/macro.hpp"
+#include "common/util/ascii.hpp"
 
 namespace mailsan::spf {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
+using util::iequals;
 
 bool is_alpha(char c) {
   return std::isalpha(static_cast<unsigned char>(c)) != 0;

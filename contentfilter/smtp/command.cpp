@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "common/util/ascii.hpp"
+
 namespace mailsan::filter::smtp {
 
 namespace {
@@ -17,12 +19,7 @@ char to_upper(char c) {
   return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (to_upper(a[i]) != to_upper(b[i])) return false;
-  return true;
-}
+using util::iequals;
 
 void skip_spaces(std::string_view& text) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
