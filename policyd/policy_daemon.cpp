@@ -4,14 +4,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <csignal>
 #include <memory>
-#include <sstream>
 
+#include "common/config/reload.hpp"
 #include "common/daemon/process_setup.hpp"
+#include "common/daemon/signal_loop.hpp"
 #include "common/dns/resolver.hpp"
 #include "common/ldap/directory.hpp"
 #include "common/log/log.hpp"
@@ -30,24 +29,15 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 void init_logging(const PolicydConfig& c) {
-  log::Level level = log::Level::info;
-  log::parse_level(c.log_level, &level);
-  log::init("mailsan-policyd", c.log == "syslog" ? log::Sink::syslog : log::Sink::standard_error,
-            level);
+  config::init_logging(c, "mailsan-policyd");
 }
 
+// A Redis command must fail before the request's deadline, so that the
+// greylisting path needs no deadline timer of its own (see Pipeline).
 redis::Options redis_options(const PolicydConfig& c) {
-  redis::Options o;
-  o.address = c.redis;
-  o.password_file = c.redis_password_file;
-  o.database = static_cast<int>(c.redis_database);
-  // A Redis command must fail before the request's deadline, so that the
-  // greylisting path needs no deadline timer of its own (see Pipeline).
   using std::chrono::milliseconds;
-  o.command_timeout =
-      std::min(std::chrono::duration_cast<milliseconds>(c.redis_timeout),
-               std::chrono::duration_cast<milliseconds>(c.request_timeout) - milliseconds(500));
-  return o;
+  return config::redis_options(
+      c, std::chrono::duration_cast<milliseconds>(c.request_timeout) - milliseconds(500));
 }
 
 dns::ResolverOptions resolver_options(const PolicydConfig& c) {
@@ -71,34 +61,6 @@ ldap::Options ldap_options(const PolicydConfig& c) {
   o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.ldap.timeout);
   o.workers = static_cast<std::size_t>(c.ldap.workers);
   return o;
-}
-
-// The directory's connections are made once; these options belong to them.
-bool same_ldap_connection(const PolicydConfig& a, const PolicydConfig& b) {
-  return a.ldap.uri == b.ldap.uri && a.ldap.starttls == b.ldap.starttls &&
-         a.ldap.bind_dn == b.ldap.bind_dn && a.ldap.password_file == b.ldap.password_file &&
-         a.ldap.timeout == b.ldap.timeout && a.ldap.workers == b.ldap.workers;
-}
-
-bool same_dns_options(const PolicydConfig& a, const PolicydConfig& b) {
-  return a.dns_servers == b.dns_servers && a.dns_timeout == b.dns_timeout &&
-         a.dns_tries == b.dns_tries && a.dns_cache_entries == b.dns_cache_entries &&
-         a.dns_min_ttl == b.dns_min_ttl && a.dns_max_ttl == b.dns_max_ttl &&
-         a.dns_negative_ttl == b.dns_negative_ttl;
-}
-
-// Re-reads the config file and overrides as at start-up. On any error the
-// running configuration stays.
-bool reload_config(const std::vector<std::string>& args, PolicydConfig* out) {
-  PolicydConfig fresh;
-  auto table = make_option_table(fresh);
-  std::string error;
-  if (!config::reload_command_line(table, args, kDefaultConfigPath, &error)) {
-    log::error("reload_failed").kv("error", error);
-    return false;
-  }
-  *out = std::move(fresh);
-  return true;
 }
 
 }  // namespace
@@ -221,48 +183,25 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
       },
       asio::detached);
 
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  asio::steady_timer drain_timer(ex);
-  asio::co_spawn(
-      ex,
-      [&]() -> asio::awaitable<void> {
-        for (;;) {
-          auto [ec, sig] = co_await signals.async_wait(use_nothrow);
-          if (ec) co_return;
-          if (sig == SIGHUP) {
-            PolicydConfig fresh;
-            if (!reload_config(args, &fresh)) continue;
-            if (fresh.listen != config.listen || fresh.redis != config.redis ||
-                fresh.metrics_listen != config.metrics_listen || fresh.user != config.user)
-              log::warning("reload_partial")
-                  .kv("note", "listen, redis, metrics_listen and user change only with a restart");
-            if (!same_dns_options(fresh, config))
-              log::warning("reload_partial").kv("note", "dns_* options change only with a restart");
-            if (!same_ldap_connection(fresh, config))
-              log::warning("reload_partial")
-                  .kv("note",
-                      "ldap uri, starttls, bind_dn, password_file, timeout and workers change only "
-                      "with a restart");
-            std::string keep_listen = config.listen, keep_redis = config.redis,
-                        keep_metrics = config.metrics_listen;
-            PolicydConfig previous = std::move(config);
-            config = std::move(fresh);
-            config.listen = keep_listen;
-            config.redis = keep_redis;
-            config.metrics_listen = keep_metrics;
-            if (!rebuild_pipeline("SIGHUP")) {
-              config = std::move(previous);
-              continue;
-            }
-            init_logging(config);
-            server.set_max_connections(static_cast<std::size_t>(config.max_connections));
-            server.set_idle_timeout(config.idle_timeout);
-            whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
-            log::info("reloaded");
-            continue;
-          }
-          break;
+  daemon::start_signal_loop(
+      io,
+      [&] {
+        PolicydConfig fresh;
+        if (!config::reload_config(make_option_table, args, kDefaultConfigPath, config, &fresh))
+          return;
+        PolicydConfig previous = std::move(config);
+        config = std::move(fresh);
+        if (!rebuild_pipeline("SIGHUP")) {
+          config = std::move(previous);
+          return;
         }
+        init_logging(config);
+        server.set_max_connections(static_cast<std::size_t>(config.max_connections));
+        server.set_idle_timeout(config.idle_timeout);
+        whitelist_files = std::make_shared<WhitelistFiles>(config.whitelist.client_files);
+        log::info("reloaded");
+      },
+      [&]() -> asio::awaitable<void> {
         // SIGTERM/SIGINT: stop accepting, let requests in flight finish (they
         // are bounded by request_timeout), then stop everything else.
         log::info("stopping")
@@ -270,20 +209,14 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
         stopping = true;
         server.stop();
         file_timer.cancel();
-        auto give_up =
-            std::chrono::steady_clock::now() + config.request_timeout + std::chrono::seconds(1);
-        while (server.requests_in_flight() > 0 && std::chrono::steady_clock::now() < give_up) {
-          drain_timer.expires_after(std::chrono::milliseconds(10));
-          co_await drain_timer.async_wait(use_nothrow);
-        }
-        signals.cancel();
+        co_await daemon::wait_until(
+            [&] { return server.requests_in_flight() == 0; },
+            std::chrono::steady_clock::now() + config.request_timeout + std::chrono::seconds(1));
         metrics_endpoint.stop();
         counters.stop();
         co_await counters.flush();
         redis.stop();
-        io.stop();
-      },
-      asio::detached);
+      });
 
   io.run();
   log::info("stopped");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/daemon/process_setup.hpp"
+#include "common/log/log.hpp"
 #include "common/net/endpoint_address.hpp"
 #include "common/redis/client.hpp"
 
@@ -48,6 +49,12 @@ redis::Options redis_options(const CommonConfig& c, std::chrono::milliseconds co
   o.command_timeout = std::min(
       std::chrono::duration_cast<std::chrono::milliseconds>(c.redis_timeout), command_limit);
   return o;
+}
+
+void init_logging(const CommonConfig& c, const char* program) {
+  log::Level level = log::Level::info;
+  log::parse_level(c.log_level, &level);
+  log::init(program, c.log == "syslog" ? log::Sink::syslog : log::Sink::standard_error, level);
 }
 
 }  // namespace mailsan::config

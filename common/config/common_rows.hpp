@@ -54,6 +54,10 @@ void add_common_process_rows(OptionTable& table, CommonConfig& config,
 // The configured hostname, or the system's when none is configured.
 std::string effective_hostname(const CommonConfig& config);
 
+// Points logging at the configured sink and level, for `program`
+// ("mailsan-policyd"); called at start and after each reload.
+void init_logging(const CommonConfig& config, const char* program);
+
 // The Redis client's options from the rows. A command fails after
 // redis_timeout, or after `command_limit` when that is shorter (a daemon
 // whose requests have a deadline passes what is left of it).

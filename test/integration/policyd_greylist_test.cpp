@@ -266,6 +266,50 @@ TEST_CASE("SIGHUP reloads the configuration", "[policyd][reload]") {
         "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in 45 seconds");
 }
 
+TEST_CASE("SIGHUP keeps restart-only options, names them, and refuses a bad reply",
+          "[policyd][reload]") {
+  RedisServer redis;
+  PolicydProcess policyd(settings_for(redis, 60));
+  PolicyClient client(policyd.port());
+  CHECK(client.ask(rcpt_request("192.0.2.70", "a@example.net", "b@example.com")) ==
+        "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in 60 seconds");
+  const std::string original = read_file(policyd.config_path());
+  std::string conf = original;
+  const std::string old_listen = "listen = inet:127.0.0.1:" + std::to_string(policyd.port());
+  auto pos = conf.find(old_listen);
+  REQUIRE(pos != std::string::npos);
+  conf.replace(pos, old_listen.size(),
+               "listen = inet:127.0.0.1:" + std::to_string(free_tcp_port()) + "\ndns_timeout = 5");
+  pos = conf.find("delay = 60");
+  REQUIRE(pos != std::string::npos);
+  conf.replace(pos, 10, "delay = 45");
+  write_file(policyd.config_path(), conf);
+  policyd.process().signal(SIGHUP);
+  std::string answer;
+  for (int i = 0; i < 50; ++i) {
+    answer = client.ask(rcpt_request("192.0.2.80", "x@example.net",
+                                     "y" + std::to_string(i) + "@example.com", std::to_string(i)));
+    if (answer != "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in 60 seconds") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  // The delay changed; the listening socket (restart-only) did not.
+  CHECK(answer == "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in 45 seconds");
+  PolicyClient again(policyd.port());
+  CHECK(again.ask(rcpt_request("192.0.2.81", "x@example.net", "w@example.com")) ==
+        "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in 45 seconds");
+  CHECK(policyd.log().find("reload_partial options=listen,dns_timeout") != std::string::npos);
+
+  // A reply that is no policy action fails the reload, naming the option;
+  // the running configuration stays.
+  write_file(policyd.config_path(), conf + "defer_reply = 250 fine\n");
+  policyd.process().signal(SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  CHECK(policyd.process().running());
+  CHECK(policyd.log().find("greylist.defer_reply") != std::string::npos);
+  CHECK(client.ask(rcpt_request("192.0.2.90", "x@example.net", "v@example.com", "v")) ==
+        "DEFER_IF_PERMIT 4.7.1 Greylisted, retry in 45 seconds");
+}
+
 TEST_CASE("SIGTERM lets a request in flight finish, then policyd exits", "[policyd][drain]") {
   RedisServer redis;
   PolicydProcess policyd(settings_for(redis, 60));
