@@ -26,9 +26,9 @@ std::shared_ptr<const FilterSettings> make_filter_settings(const FilterConfig& c
   s->next_hop = {address, hop->port};
   VerdictPolicy& p = s->policy;
   p.quarantine_viruses = config.clamav.virus_action == "quarantine";
-  p.defaults.tag = config.spamd.spam_tag_score;
-  p.defaults.reject = config.spamd.spam_reject_score;
-  p.thresholds = parse_spam_thresholds(config.spamd.spam_thresholds);
+  p.defaults.tag = config.verdict.spam_tag_score;
+  p.defaults.reject = config.verdict.spam_reject_score;
+  p.thresholds = parse_spam_thresholds(config.verdict.spam_thresholds);
   p.virus_reply = config.virus_reply;
   p.spam_reply = config.spam_reply;
   p.hostname = s->hostname;

@@ -20,7 +20,7 @@ namespace mailsan::filter {
 
 struct VerdictPolicy {
   bool quarantine_viruses = false;  // clamav.virus_action = quarantine
-  SpamThreshold defaults;           // spamd.spam_tag_score, spam_reject_score
+  SpamThreshold defaults;           // verdict.spam_tag_score, spam_reject_score
   std::vector<SpamThreshold> thresholds;
   std::string virus_reply;  // ${virus}
   std::string spam_reply;   // ${score}

@@ -242,7 +242,7 @@ TEST_CASE("with Redis down a split message is still quarantined and delivered", 
   FilterSettings fs;
   fs.redis = redis.address();
   fs.next_hop_port = next_hop.smtp_port();
-  fs.extra_sections = "[spamd]\nspam_thresholds = bob@example.test=3/6\n";
+  fs.extra_sections = "[verdict]\nspam_thresholds = bob@example.test=3/6\n";
   FilterProcess filter(fs);
   redis.stop();
   SmtpTestClient c("127.0.0.1", filter.port());
