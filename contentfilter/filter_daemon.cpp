@@ -103,7 +103,8 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
   }
-  QuarantineStore quarantine(config.quarantine_dir);
+  RedisClientIndexConnection quarantine_index(redis);
+  Quarantine quarantine(config.quarantine_dir, config.redis_prefix, quarantine_index);
   context.quarantine = &quarantine;
   stats::DailyCounters counters(ex, redis, config.redis_prefix);
   context.counters = &counters;
@@ -122,7 +123,7 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
   counters.start();
   server.start();
   std::string scanner_names;
-  for (const auto& s : context.settings->scanners)
+  for (const auto& s : context.settings->content.scanners)
     scanner_names += (scanner_names.empty() ? "" : ",") + std::string(s->name());
   log::info("started")
       .kv("listen", listen->to_string())
@@ -151,6 +152,7 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
               auto settings = make_filter_settings(fresh, ex, long_lived, &redis);
               config = std::move(fresh);
               init_logging(config);
+              quarantine.set_redis_prefix(config.redis_prefix);
               // Sessions keep the settings they started with.
               context.settings = std::move(settings);
               log::info("reloaded");
