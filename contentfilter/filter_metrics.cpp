@@ -31,4 +31,10 @@ metrics::Counter& FilterMetrics::scanner_failures(const std::string& scanner) {
                           {{"scanner", scanner}});
 }
 
+metrics::Counter& FilterMetrics::unchecked(const std::string& check) {
+  return registry.counter("mailsan_filter_unchecked_total",
+                          "messages let through without a completed spam check or virus scan",
+                          {{"check", check}});
+}
+
 }  // namespace mailsan::filter

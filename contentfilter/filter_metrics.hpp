@@ -25,6 +25,9 @@ struct FilterMetrics {
   metrics::Counter& messages(const std::string& verdict);
   // mailsan_filter_scanner_failures_total{scanner="..."}
   metrics::Counter& scanner_failures(const std::string& scanner);
+  // mailsan_filter_unchecked_total{check="spam|virus"}: messages let through
+  // without a completed spam check, or without a virus scan (skipped).
+  metrics::Counter& unchecked(const std::string& check);
 };
 
 }  // namespace mailsan::filter

@@ -79,6 +79,8 @@ asio::awaitable<ContentOutcome> ContentPipeline::process(const Envelope& envelop
   out.headers = std::move(v.headers);
   out.score = v.score;
   out.spam_checked = v.spam_checked;
+  out.spam_unchecked = v.spam_unchecked;
+  out.virus_unscanned = v.virus_unscanned;
   out.virus = v.virus;
   out.label = v.label;
   out.reason = v.reason;
@@ -91,6 +93,9 @@ asio::awaitable<ContentOutcome> ContentPipeline::process(const Envelope& envelop
     co_return out;
   }
   out.recipients.assign(n, RecipientAction::deliver);
+  // Let through unchecked: counted apart, never as clean.
+  if (v.spam_unchecked) metrics.unchecked("spam").inc();
+  if (v.virus_unscanned) metrics.unchecked("virus").inc();
   for (std::size_t i : v.quarantine) out.recipients[i] = RecipientAction::quarantine;
 
   // Quarantine first: once the next hop has the message it cannot be taken

@@ -68,7 +68,9 @@ struct ContentOutcome {
   std::string reply;
   std::vector<std::string> headers;  // "Name: value", on top of delivered copies
   double score = 0;
-  bool spam_checked = false;  // a spam scorer completed
+  bool spam_checked = false;    // the score means something (Verdict::spam_checked)
+  bool spam_unchecked = false;  // a spam check did not complete: X-Spam-Status: unchecked
+  std::optional<std::string> virus_unscanned;  // why no virus scan: X-Virus-Scanned: no (...)
   std::optional<std::string> virus;
   std::string label;          // clean, tagged, spam, virus, split, tempfail, ...
   std::string reason;         // one line for the log and the quarantine record

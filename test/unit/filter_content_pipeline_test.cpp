@@ -343,7 +343,14 @@ TEST_CASE("A scanner that fails closed tempfails; one that fails open leaves it 
   CHECK_FALSE(o.settled());
   CHECK(o.recipients == std::vector<RecipientAction>{RecipientAction::deliver});
   CHECK_FALSE(o.spam_checked);
+  CHECK(o.spam_unchecked);
+  CHECK(o.label == "unchecked");
   CHECK(has(o.headers, "X-Spam-Status: unchecked"));
+  CHECK(open_rig.registry.counter("mailsan_filter_unchecked_total", "", {{"check", "spam"}})
+            .value() == 1);
+  // Let through, but neither ham nor spam in the report.
+  open.settled(o.label, "250 2.0.0 Ok: queued as ABC");
+  CHECK(open_rig.rows.empty());
 }
 
 TEST_CASE("A scanner slower than scan_timeout is cancelled and waited for; the others count",
