@@ -13,6 +13,7 @@
 #include "common/stats/daily_counters.hpp"
 #include "contentfilter/filter_config.hpp"
 #include "contentfilter/filter_metrics.hpp"
+#include "contentfilter/pipeline/content_config.hpp"
 #include "contentfilter/pipeline/content_pipeline.hpp"
 #include "contentfilter/quarantine/quarantine.hpp"
 #include "contentfilter/scan/scanner.hpp"
@@ -24,12 +25,6 @@ struct FilterSettings {
   std::string hostname;
   boost::asio::ip::tcp::endpoint next_hop;
   ContentPipelineConfig content;  // the scanners, the verdict's policy, scan_timeout
-};
-
-// Scanners that live as long as the daemon (the ClamAV engine takes seconds
-// to load and reloads itself); the others are made anew with each settings.
-struct LongLivedScanners {
-  std::shared_ptr<Scanner> clamav;
 };
 
 // Builds the settings from a configuration; throws std::invalid_argument
