@@ -173,14 +173,19 @@ config::OptionTable make_option_table(FilterConfig& c) {
                "451 4.3.0 Spam scan temporarily unavailable",
                "reply when spamd fails and failure_mode is fail_closed");
 
-  t.add_number("spamd.spam_tag_score", &c.spamd.spam_tag_score, 5, -1000, 1000,
+  t.add_number("verdict.spam_tag_score", &c.verdict.spam_tag_score, 5, -1000, 1000,
                "a score at or above this marks the message as spam (X-Spam-Flag: YES)");
-  t.add_number("spamd.spam_reject_score", &c.spamd.spam_reject_score, 10, -1000, 1000,
+  t.add_number("verdict.spam_reject_score", &c.verdict.spam_reject_score, 10, -1000, 1000,
                "a score at or above this refuses the message for that recipient");
-  t.add_list("spamd.spam_thresholds", &c.spamd.spam_thresholds, "",
+  t.add_list("verdict.spam_thresholds", &c.verdict.spam_thresholds, "",
              "per recipient or domain TAG/REJECT scores: bob@example.com=3/6, example.org=5/20; "
              "a recipient whose copy is refused while others accept gets it in quarantine")
       .with_check(check_thresholds);
+  // Under [spamd] until the bulk scanner also scored: the thresholds are the
+  // verdict's, whichever scanners add to the score.
+  t.add_moved("spamd.spam_tag_score", "verdict.spam_tag_score");
+  t.add_moved("spamd.spam_reject_score", "verdict.spam_reject_score");
+  t.add_moved("spamd.spam_thresholds", "verdict.spam_thresholds");
 
   t.add_bool("bulk.enable", &c.bulk.enable, true,
              "count each message's checksums in Redis, shared by every MX (DCC's idea)");

@@ -38,8 +38,7 @@ struct ClamavConfig {
   std::string unavailable_reply;
 };
 
-// spamd (SpamAssassin's daemon), and the spam thresholds whichever scanners
-// scored the message.
+// spamd (SpamAssassin's daemon).
 struct SpamdConfig {
   bool enable = true;
   std::string address = "inet:127.0.0.1:783";
@@ -50,6 +49,11 @@ struct SpamdConfig {
   std::string default_user;
   std::string failure_mode = "fail_open";
   std::string unavailable_reply;
+};
+
+// The verdict's own settings: the spam thresholds apply to the score of
+// every scanner together (spamd, bulk, ...), not to spamd's alone.
+struct VerdictConfig {
   double spam_tag_score = 5;
   double spam_reject_score = 10;
   std::vector<std::string> spam_thresholds;  // "match=TAG/REJECT"
@@ -93,6 +97,7 @@ struct FilterConfig : config::CommonConfig {
   std::string downstream_failure_reply;
   ClamavConfig clamav;
   SpamdConfig spamd;
+  VerdictConfig verdict;
   BulkConfig bulk;
   MarkerConfig marker;
 };

@@ -4,6 +4,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <sstream>
 
+#include "common/config/reload.hpp"
 #include "common/daemon/private_directory.hpp"
 #include "common/daemon/process_setup.hpp"
 #include "common/daemon/signal_loop.hpp"
@@ -19,31 +20,7 @@ namespace asio = boost::asio;
 namespace {
 
 void init_logging(const FilterConfig& c) {
-  log::Level level = log::Level::info;
-  log::parse_level(c.log_level, &level);
-  log::init("mailsan-filter", c.log == "syslog" ? log::Sink::syslog : log::Sink::standard_error,
-            level);
-}
-
-redis::Options redis_options(const FilterConfig& c) {
-  redis::Options o;
-  o.address = c.redis;
-  o.password_file = c.redis_password_file;
-  o.database = static_cast<int>(c.redis_database);
-  o.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.redis_timeout);
-  return o;
-}
-
-bool reload_config(const std::vector<std::string>& args, FilterConfig* out) {
-  FilterConfig fresh;
-  auto table = make_option_table(fresh);
-  std::string error;
-  if (!config::reload_command_line(table, args, kDefaultConfigPath, &error)) {
-    log::error("reload_failed").kv("error", error);
-    return false;
-  }
-  *out = std::move(fresh);
-  return true;
+  config::init_logging(c, "mailsan-filter");
 }
 
 }  // namespace
@@ -65,7 +42,7 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
     log::error("startup_failed").kv("option", "listen").kv("error", error);
     return 2;
   }
-  redis::Client redis(ex, redis_options(config));
+  redis::Client redis(ex, config::redis_options(config));
   FilterContext context;
   LongLivedScanners long_lived;
   context.executor = ex;
@@ -85,7 +62,8 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
     log::error("startup_failed").kv("error", e.what());
     return 2;
   }
-  QuarantineStore quarantine(config.quarantine_dir);
+  RedisClientIndexConnection quarantine_index(redis);
+  Quarantine quarantine(config.quarantine_dir, config.redis_prefix, quarantine_index);
   context.quarantine = &quarantine;
   stats::DailyCounters counters(ex, redis, config.redis_prefix);
   context.counters = &counters;
@@ -106,7 +84,7 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
   counters.start();
   server.start();
   std::string scanner_names;
-  for (const auto& s : context.settings->scanners)
+  for (const auto& s : context.settings->content.scanners)
     scanner_names += (scanner_names.empty() ? "" : ",") + std::string(s->name());
   log::info("started")
       .kv("listen", listen->to_string())
@@ -115,14 +93,7 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
 
   auto reload = [&] {
     FilterConfig fresh;
-    if (!reload_config(args, &fresh)) return;
-    if (fresh.listen != config.listen || fresh.redis != config.redis ||
-        fresh.metrics_listen != config.metrics_listen || fresh.user != config.user ||
-        fresh.quarantine_dir != config.quarantine_dir)
-      log::warning("reload_partial")
-          .kv("note",
-              "listen, redis, metrics_listen, user and quarantine_dir change only with a "
-              "restart");
+    if (!config::reload_config(make_option_table, args, kDefaultConfigPath, config, &fresh)) return;
     try {
       // Running as `user` by now: a new spool_dir must already be usable,
       // or messages would fail one by one.
@@ -131,6 +102,7 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
       auto settings = make_filter_settings(fresh, ex, long_lived, &redis);
       config = std::move(fresh);
       init_logging(config);
+      quarantine.set_redis_prefix(config.redis_prefix);
       // Sessions keep the settings they started with.
       context.settings = std::move(settings);
       log::info("reloaded");

@@ -18,10 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "contentfilter/quarantine/quarantine_index.hpp"
+#include "contentfilter/quarantine/quarantine.hpp"
 #include "contentfilter/quarantine/quarantine_record.hpp"
 #include "contentfilter/quarantine/quarantine_store.hpp"
+#include "mailsanctl/redis_sync.hpp"
 #include "mailsanctl/reinject.hpp"
+#include "mailsanctl/run_sync.hpp"
 
 namespace mailsan::ctl {
 namespace {
@@ -33,98 +35,73 @@ constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
 // Recipients named on one `list` line; the rest are counted.
 constexpr std::size_t kListedRecipients = 5;
 
+// mailsanctl's way to the quarantine index: its blocking connection,
+// connected on first use. A failed connect fails every command with the
+// same reason, as the index is then out of reach for this run.
+class SyncIndexConnection : public filter::QuarantineIndexConnection {
+ public:
+  explicit SyncIndexConnection(redis::Options settings) : settings_(std::move(settings)) {}
+  // Connects unless connected; false with the reason when Redis is out of
+  // reach.
+  bool connect(std::string* error) {
+    if (!redis_ && connect_error_.empty()) {
+      redis_ = SyncRedis::connect(settings_, &connect_error_);
+      if (!redis_ && connect_error_.empty()) connect_error_ = "cannot connect";
+    }
+    if (!redis_) *error = connect_error_;
+    return redis_ != nullptr;
+  }
+  boost::asio::awaitable<filter::IndexReply> command(std::vector<std::string> argv) override {
+    filter::IndexReply out;
+    if (!connect(&out.error)) co_return out;
+    std::vector<std::string_view> views(argv.begin(), argv.end());
+    out.reply = redis_->command(std::span<const std::string_view>(views));
+    if (!out.reply) out.error = redis_->error();
+    co_return out;
+  }
+
+ private:
+  redis::Options settings_;
+  std::unique_ptr<SyncRedis> redis_;
+  std::string connect_error_;
+};
+
 // What each subcommand works with.
-struct Quarantine {
+struct Context {
   CommandContext& ctx;
   filter::FilterConfig config;
-  std::optional<filter::QuarantineStore> store;
+  std::optional<SyncIndexConnection> index;
+  std::optional<filter::Quarantine> quarantine;
   std::string host;  // this MX, as records name it
 
-  std::string index_key() const { return filter::quarantine_index_key(config.redis_prefix); }
-  std::string record_key(std::string_view id) const {
-    return filter::quarantine_record_key(config.redis_prefix, id);
-  }
-  std::unique_ptr<SyncRedis> redis(std::string* error) const {
-    return SyncRedis::connect(redis_settings(config), error);
-  }
+  const filter::QuarantineStore& store() const { return quarantine->store(); }
+  filter::QuarantineStore& store() { return quarantine->store(); }
   std::ostream& warn() const { return ctx.err << "mailsanctl: warning: "; }
   std::ostream& error() const { return ctx.err << "mailsanctl: "; }
 };
 
-// ---- Redis index ---------------------------------------------------------
-
-struct IndexEntry {
-  std::string id;
-  std::int64_t time = 0;
-};
+using filter::IndexLookup;
 
 // The index, newest first; nullopt with *error on a Redis failure. Members
 // that are not ids are skipped with a warning: the index is shared, and a
 // bad member must not become a path.
-std::optional<std::vector<IndexEntry>> read_index(const Quarantine& q, SyncRedis& redis,
-                                                  std::string* error) {
-  const std::string key = q.index_key();
-  auto reply = redis.command({"ZREVRANGE", key, "0", "-1", "WITHSCORES"});
-  if (!reply) {
-    *error = redis.error();
-    return std::nullopt;
-  }
-  if (reply->type != redis::Reply::Type::array || reply->elements.size() % 2 != 0) {
-    *error = "ZREVRANGE " + key + ": " + (reply->is_error() ? reply->str : "unexpected reply");
-    return std::nullopt;
-  }
-  std::vector<IndexEntry> out;
-  for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
-    const std::string& id = reply->elements[i].str;
-    if (!filter::valid_quarantine_id(id)) {
-      q.warn() << "skipping '" << printable(id) << "' in " << key << ": not a quarantine id\n";
-      continue;
-    }
-    const double score = std::strtod(reply->elements[i + 1].str.c_str(), nullptr);
-    out.push_back({id, static_cast<std::int64_t>(score)});
-  }
-  return out;
+std::optional<std::vector<filter::QuarantineIndexEntry>> read_index(Context& q,
+                                                                    std::string* error) {
+  filter::QuarantineIndexListing listing = run_sync(q.quarantine->list_index());
+  for (const auto& id : listing.skipped)
+    q.warn() << "skipping '" << printable(id) << "' in " << q.quarantine->index_key()
+             << ": not a quarantine id\n";
+  if (!listing.entries) *error = listing.error;
+  return std::move(listing.entries);
 }
 
-enum class Lookup { found, missing, unreadable, failed };
-
-// The record stored under the id's record key.
-Lookup read_indexed_record(const Quarantine& q, SyncRedis& redis, std::string_view id,
-                           QuarantineRecord* record, std::string* error) {
-  const std::string key = q.record_key(id);
-  auto reply = redis.command({"GET", key});
-  if (!reply) {
-    *error = redis.error();
-    return Lookup::failed;
-  }
-  if (reply->is_nil()) return Lookup::missing;
-  if (reply->type != redis::Reply::Type::string) {
-    *error = "GET " + key + ": " + (reply->is_error() ? reply->str : "unexpected reply");
-    return Lookup::failed;
-  }
-  auto decoded = filter::decode_quarantine_record(reply->str);
-  if (!decoded || decoded->id != id) return Lookup::unreadable;
-  *record = std::move(*decoded);
-  return Lookup::found;
+IndexLookup read_indexed_record(Context& q, std::string_view id, QuarantineRecord* record,
+                                std::string* error) {
+  return run_sync(q.quarantine->indexed_record(std::string(id), record, error));
 }
 
-// ZREM and DEL; the number of keys or members removed, or nullopt with
-// *error on a Redis failure.
-std::optional<long long> remove_from_index(const Quarantine& q, SyncRedis& redis,
-                                           std::string_view id, std::string* error) {
-  const std::string index = q.index_key();
-  const std::string key = q.record_key(id);
-  auto zrem = redis.command({"ZREM", index, id});
-  if (!zrem || zrem->type != redis::Reply::Type::integer) {
-    *error = zrem ? "ZREM " + index + ": " + zrem->str : redis.error();
-    return std::nullopt;
-  }
-  auto del = redis.command({"DEL", key});
-  if (!del || del->type != redis::Reply::Type::integer) {
-    *error = del ? "DEL " + key + ": " + del->str : redis.error();
-    return std::nullopt;
-  }
-  return zrem->integer + del->integer;
+std::optional<long long> remove_from_index(Context& q, std::string_view id, std::string* error) {
+  return run_sync(q.quarantine->remove_from_index(std::string(id), error));
 }
 
 // ---- list ----------------------------------------------------------------
@@ -159,7 +136,7 @@ void print_list_line(std::ostream& out, const ListedEntry& e) {
 
 // An array of records as encode_quarantine_record() writes them; entries
 // without a readable record are named on stderr instead.
-void print_list_json(const Quarantine& q, const std::vector<ListedEntry>& entries) {
+void print_list_json(Context& q, const std::vector<ListedEntry>& entries) {
   nlohmann::json array = nlohmann::json::array();
   for (const auto& e : entries) {
     if (e.record)
@@ -170,25 +147,24 @@ void print_list_json(const Quarantine& q, const std::vector<ListedEntry>& entrie
   q.ctx.out << array.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
-int list(Quarantine& q, bool json) {
+int list(Context& q, bool json) {
   std::vector<ListedEntry> entries;
   std::set<std::string> seen;
   std::string redis_error;
-  auto redis = q.redis(&redis_error);
-  std::optional<std::vector<IndexEntry>> index;
-  if (redis) index = read_index(q, *redis, &redis_error);
+  std::optional<std::vector<filter::QuarantineIndexEntry>> index;
+  if (q.index->connect(&redis_error)) index = read_index(q, &redis_error);
   bool lookup_failed = false;
   if (index) {
     for (auto& ie : *index) {
       QuarantineRecord record;
-      Lookup found = read_indexed_record(q, *redis, ie.id, &record, &redis_error);
-      if (found == Lookup::failed) {
+      IndexLookup found = read_indexed_record(q, ie.id, &record, &redis_error);
+      if (found == IndexLookup::failed) {
         lookup_failed = true;
         break;
       }
       seen.insert(ie.id);
       ListedEntry e{ie.id, ie.time, std::nullopt};
-      if (found == Lookup::found) {
+      if (found == IndexLookup::found) {
         e.time = record.time;
         e.record = std::move(record);
       }
@@ -203,16 +179,16 @@ int list(Quarantine& q, bool json) {
   if (!index) {
     seen.clear();
     q.warn() << "Redis at " << q.config.redis << ": " << redis_error << "; listing only "
-             << q.store->dir().string() << " on this host\n";
+             << q.store().dir().string() << " on this host\n";
   }
 
   // Entries of this host that the index does not have: quarantined while
   // Redis was down, or the only ones when it is down now.
   std::error_code ec;
-  if (!std::filesystem::is_directory(q.store->dir(), ec) && !index)
-    q.warn() << q.store->dir().string() << " is not a readable directory\n";
+  if (!std::filesystem::is_directory(q.store().dir(), ec) && !index)
+    q.warn() << q.store().dir().string() << " is not a readable directory\n";
   std::size_t unindexed = 0;
-  for (auto& record : q.store->list()) {
+  for (auto& record : q.store().list()) {
     if (seen.count(record.id)) continue;
     ++unindexed;
     std::string id = record.id;
@@ -221,7 +197,7 @@ int list(Quarantine& q, bool json) {
   }
   if (index && unindexed > 0)
     q.warn() << unindexed << " entr" << (unindexed == 1 ? "y" : "ies") << " in "
-             << q.store->dir().string() << " missing from the Redis index\n";
+             << q.store().dir().string() << " missing from the Redis index\n";
 
   std::stable_sort(entries.begin(), entries.end(), [](const ListedEntry& a, const ListedEntry& b) {
     if (a.time != b.time) return a.time > b.time;
@@ -292,38 +268,37 @@ bool print_headers(std::ostream& out, const std::filesystem::path& path, std::st
 
 // Says why an entry is not in this host's directory: another MX holds it
 // (from the Redis index), its record is damaged, or there is none.
-void explain_missing(const Quarantine& q, std::string_view id, const char* verb) {
+void explain_missing(Context& q, std::string_view id, const char* verb) {
   std::string error;
-  auto redis = q.redis(&error);
   QuarantineRecord record;
-  Lookup found = redis ? read_indexed_record(q, *redis, id, &record, &error) : Lookup::failed;
-  if (found == Lookup::found && record.hostname != q.host) {
+  IndexLookup found = read_indexed_record(q, id, &record, &error);
+  if (found == IndexLookup::found && record.hostname != q.host) {
     q.error() << "quarantine entry " << id << " is held by " << printable(record.hostname)
               << ", not by this host (" << printable(q.host) << "): " << verb << " it there\n";
     return;
   }
   std::error_code ec;
-  if (std::filesystem::exists(q.store->dir() / std::string(id), ec)) {
-    q.error() << "quarantine entry " << id << " in " << q.store->dir().string()
+  if (std::filesystem::exists(q.store().dir() / std::string(id), ec)) {
+    q.error() << "quarantine entry " << id << " in " << q.store().dir().string()
               << " has no readable record.json\n";
     return;
   }
-  q.error() << "no quarantine entry " << id << " in " << q.store->dir().string();
-  if (found == Lookup::failed)
+  q.error() << "no quarantine entry " << id << " in " << q.store().dir().string();
+  if (found == IndexLookup::failed)
     q.ctx.err << " (and Redis at " << q.config.redis << ": " << error << ")";
-  if (found == Lookup::found || found == Lookup::unreadable)
+  if (found == IndexLookup::found || found == IndexLookup::unreadable)
     q.ctx.err << " (the Redis index still lists it; 'delete' clears that)";
   q.ctx.err << "\n";
 }
 
-int show(Quarantine& q, const std::string& id) {
-  auto record = q.store->get(id);
+int show(Context& q, const std::string& id) {
+  auto record = q.store().get(id);
   if (!record) {
     explain_missing(q, id, "show");
     return kExitFailed;
   }
   print_record(q.ctx.out, *record);
-  const auto path = q.store->message_path(id);
+  const auto path = q.store().message_path(id);
   q.ctx.out << "message:    " << path.string() << "\n\n";
   std::string error;
   if (!print_headers(q.ctx.out, path, &error)) {
@@ -372,9 +347,9 @@ class EntryLock {
 // Takes the lock on entry `id`; false (after saying why) when the entry is
 // busy or the lock cannot be taken. A missing entry is the caller's
 // question.
-bool lock_entry(const Quarantine& q, const std::string& id, std::optional<EntryLock>& lock) {
+bool lock_entry(Context& q, const std::string& id, std::optional<EntryLock>& lock) {
   std::string error;
-  lock.emplace(q.store->dir() / id, &error);
+  lock.emplace(q.store().dir() / id, &error);
   switch (lock->status()) {
     case EntryLock::Status::locked:
     case EntryLock::Status::missing:
@@ -386,26 +361,25 @@ bool lock_entry(const Quarantine& q, const std::string& id, std::optional<EntryL
     case EntryLock::Status::failed:
       break;
   }
-  q.error() << "cannot lock " << (q.store->dir() / id).string() << ": " << error << "\n";
+  q.error() << "cannot lock " << (q.store().dir() / id).string() << ": " << error << "\n";
   return false;
 }
 
 // After the files are gone: the index entries too. A failure is reported;
 // the caller decides what it means for the exit code.
-bool forget_in_index(const Quarantine& q, std::string_view id) {
+bool forget_in_index(Context& q, std::string_view id) {
   std::string error;
-  auto redis = q.redis(&error);
-  if (redis && remove_from_index(q, *redis, id, &error)) return true;
+  if (remove_from_index(q, id, &error)) return true;
   q.warn() << "the Redis index still lists " << id << " (Redis at " << q.config.redis << ": "
            << error << "); run 'mailsanctl quarantine delete " << id << "' once Redis is back\n";
   return false;
 }
 
-int release(Quarantine& q, const std::string& id) {
+int release(Context& q, const std::string& id) {
   std::optional<EntryLock> lock;
   if (!lock_entry(q, id, lock)) return kExitFailed;
   // Read under the lock: a release that finished meanwhile has removed it.
-  auto record = q.store->get(id);
+  auto record = q.store().get(id);
   if (!record) {
     explain_missing(q, id, "release");
     return kExitFailed;
@@ -414,16 +388,16 @@ int release(Quarantine& q, const std::string& id) {
   settings.next_hop = q.config.next_hop;
   settings.helo_name = q.host;
   settings.timeout = q.config.next_hop_timeout;
-  ReinjectOutcome outcome = reinject(*record, q.store->message_path(id), settings);
+  ReinjectOutcome outcome = reinject(*record, q.store().message_path(id), settings);
   if (!outcome.delivered) {
     q.error() << "release " << id << " failed: " << outcome.error << "; the entry is kept\n";
     return kExitFailed;
   }
   q.ctx.out << "released " << id << ": " << outcome.reply << "\n";
-  if (auto ec = q.store->remove(id)) {
+  if (auto ec = q.store().remove(id)) {
     // Delivered, so a second release would deliver it twice: say so loudly.
     q.error() << "the message was delivered, but removing " << id << " from "
-              << q.store->dir().string() << " failed: " << ec.message()
+              << q.store().dir().string() << " failed: " << ec.message()
               << "; delete it, do not release it again\n";
     return kExitFailed;
   }
@@ -433,26 +407,25 @@ int release(Quarantine& q, const std::string& id) {
   return kExitOk;
 }
 
-int remove(Quarantine& q, const std::string& id) {
+int remove(Context& q, const std::string& id) {
   std::optional<EntryLock> lock;
   if (!lock_entry(q, id, lock)) return kExitFailed;
-  std::error_code ec = q.store->remove(id);
+  std::error_code ec = q.store().remove(id);
   const bool removed_here = !ec;
   if (ec && ec != std::errc::no_such_file_or_directory) {
-    q.error() << "cannot delete " << id << " from " << q.store->dir().string() << ": "
+    q.error() << "cannot delete " << id << " from " << q.store().dir().string() << ": "
               << ec.message() << "\n";
     return kExitFailed;
   }
 
   std::string error;
-  auto redis = q.redis(&error);
-  if (!redis) {
+  if (!q.index->connect(&error)) {
     if (removed_here) {
       q.ctx.out << "deleted " << id << "\n";
       forget_in_index(q, id);
       return kExitFailed;
     }
-    q.error() << "no quarantine entry " << id << " in " << q.store->dir().string()
+    q.error() << "no quarantine entry " << id << " in " << q.store().dir().string()
               << " (and Redis at " << q.config.redis << ": " << error << ")\n";
     return kExitFailed;
   }
@@ -461,25 +434,25 @@ int remove(Quarantine& q, const std::string& id) {
     // deleted while Redis was down), never another MX's, whose files would
     // then be out of everybody's sight.
     QuarantineRecord record;
-    Lookup found = read_indexed_record(q, *redis, id, &record, &error);
-    if (found == Lookup::failed) {
+    IndexLookup found = read_indexed_record(q, id, &record, &error);
+    if (found == IndexLookup::failed) {
       q.error() << "Redis at " << q.config.redis << ": " << error << "\n";
       return kExitFailed;
     }
-    if (found == Lookup::found && record.hostname != q.host) {
+    if (found == IndexLookup::found && record.hostname != q.host) {
       q.error() << "quarantine entry " << id << " is held by " << printable(record.hostname)
                 << ", not by this host (" << printable(q.host) << "): delete it there\n";
       return kExitFailed;
     }
   }
-  auto removed = remove_from_index(q, *redis, id, &error);
+  auto removed = remove_from_index(q, id, &error);
   if (!removed) {
     if (removed_here) q.ctx.out << "deleted " << id << "\n";
     q.error() << "Redis at " << q.config.redis << ": " << error << "\n";
     return kExitFailed;
   }
   if (!removed_here && *removed == 0) {
-    q.error() << "no quarantine entry " << id << " in " << q.store->dir().string()
+    q.error() << "no quarantine entry " << id << " in " << q.store().dir().string()
               << " or in the Redis index\n";
     return kExitFailed;
   }
@@ -528,9 +501,10 @@ int run_quarantine_command(CommandContext& ctx) {
     return usage(ctx, kExitUsage);
   }
 
-  Quarantine q{ctx, {}, std::nullopt, {}};
+  Context q{ctx, {}, std::nullopt, std::nullopt, {}};
   if (!load_filter_config(ctx, q.config)) return kExitUsage;
-  q.store.emplace(q.config.quarantine_dir);
+  q.index.emplace(redis_settings(q.config));
+  q.quarantine.emplace(q.config.quarantine_dir, q.config.redis_prefix, *q.index);
   q.host = filter::effective_hostname(q.config);
 
   if (sub == "list") return list(q, json);

@@ -31,8 +31,10 @@ ReinjectOutcome reinject(const filter::QuarantineRecord& record,
   // (contentfilter/proxy/next_hop.hpp): the same XFORWARD, parameters and
   // dot-stuffing as any message it relays.
   filter::Envelope envelope;
-  envelope.helo = record.helo;
-  for (const auto& [name, value] : record.xforward) envelope.xforward.push_back({name, value});
+  envelope.mta_helo = record.helo;
+  std::vector<filter::smtp::XforwardAttribute> attributes;
+  for (const auto& [name, value] : record.xforward) attributes.push_back({name, value});
+  filter::add_xforward(envelope, std::move(attributes));
   envelope.sender.address = record.sender;
   envelope.sender.parameters = record.sender_parameters;
   for (const auto& r : record.recipients) envelope.recipients.push_back({r.address, r.parameters});

@@ -64,6 +64,12 @@ CommandLine parse_command_line(const OptionTable& table, int argc, const char* c
       if (table.find(option.string_key))
         for (const auto& value : option.value) overrides.emplace_back(option.string_key, value);
     }
+  } catch (const po::unknown_option& e) {
+    std::string name = e.get_option_name();
+    while (name.starts_with('-')) name.erase(0, 1);
+    std::string moved = table.moved_message(name.substr(0, name.find('=')));
+    return fail((moved.empty() ? std::string(e.what()) : moved) + "\nTry '" + program +
+                " --help'.");
   } catch (const po::error& e) {
     return fail(std::string(e.what()) + "\nTry '" + program + " --help'.");
   }

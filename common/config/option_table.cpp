@@ -248,6 +248,34 @@ const Option* OptionTable::find(const std::string& name) const {
   return nullptr;
 }
 
+OptionTable& OptionTable::add_moved(std::string old_name, std::string new_name) {
+  if (find(old_name)) throw std::logic_error("moved option '" + old_name + "' is still a row");
+  if (!find(new_name))
+    throw std::logic_error("option '" + old_name + "' moved to unknown '" + new_name + "'");
+  moved_.emplace_back(std::move(old_name), std::move(new_name));
+  return *this;
+}
+
+std::string OptionTable::moved_message(const std::string& name) const {
+  for (const auto& [old_name, new_name] : moved_) {
+    if (old_name != name) continue;
+    auto dot = new_name.find('.');
+    std::string where = dot == std::string::npos
+                            ? new_name + " at the top, before any [section]"
+                            : new_name.substr(dot + 1) + " under [" + new_name.substr(0, dot) + "]";
+    return old_name + " has moved: write it as " + where;
+  }
+  return {};
+}
+
+bool OptionTable::has_section(const std::string& section) const {
+  const std::string prefix = section + ".";
+  return std::any_of(options_.begin(), options_.end(),
+                     [&](const Option& row) { return row.name.starts_with(prefix); }) ||
+         std::any_of(moved_.begin(), moved_.end(),
+                     [&](const auto& m) { return m.first.starts_with(prefix); });
+}
+
 std::string OptionTable::program_name() const {
   return daemon_.starts_with("mailsan") ? daemon_ : "mailsan-" + daemon_;
 }
@@ -280,9 +308,8 @@ void load_file(const OptionTable& table, const std::string& path) {
         throw ConfigError(at(path, number) + "expected ']' after section name");
       std::string name(trim(text.substr(1, text.size() - 2)));
       if (name.empty()) throw ConfigError(at(path, number) + "empty section name");
-      bool known = std::any_of(table.options().begin(), table.options().end(),
-                               [&](const Option& row) { return row.name.starts_with(name + "."); });
-      if (!known) throw ConfigError(at(path, number) + "unknown section '[" + name + "]'");
+      if (!table.has_section(name))
+        throw ConfigError(at(path, number) + "unknown section '[" + name + "]'");
       section = std::move(name);
       continue;
     }
@@ -294,7 +321,11 @@ void load_file(const OptionTable& table, const std::string& path) {
     if (key.empty()) throw ConfigError(at(path, number) + "missing option name before '='");
     std::string name = section.empty() ? key : section + "." + key;
     const Option* row = table.find(name);
-    if (!row) throw ConfigError(at(path, number) + "unknown option '" + name + "'");
+    if (!row) {
+      std::string moved = table.moved_message(name);
+      if (!moved.empty()) throw ConfigError(at(path, number) + moved);
+      throw ConfigError(at(path, number) + "unknown option '" + name + "'");
+    }
 
     auto [previous, first_time] = set_at_line.emplace(name, number);
     // A repeated scalar is almost always a missing [section] header above it,
@@ -316,7 +347,11 @@ void apply_overrides(const OptionTable& table,
   std::set<std::string> seen;
   for (const auto& [name, value] : kv) {
     const Option* row = table.find(name);
-    if (!row) throw ConfigError("command line: unknown option '" + name + "'");
+    if (!row) {
+      std::string moved = table.moved_message(name);
+      if (!moved.empty()) throw ConfigError("command line: " + moved);
+      throw ConfigError("command line: unknown option '" + name + "'");
+    }
     bool first_time = seen.insert(name).second;
     try {
       apply_value(*row, value, !first_time);

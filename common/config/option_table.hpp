@@ -79,9 +79,21 @@ class OptionTable {
   // docs say "(restart)" after its doc line.
   OptionTable& restart_only();
 
+  // A row that only rejects: `old_name` was renamed to `new_name` (which must
+  // already be in the table), and a file or command line that still sets it
+  // stops with a message saying where it went ("spamd.spam_tag_score has
+  // moved: write it as spam_tag_score under [verdict]"). A silently ignored
+  // threshold would change verdicts without a word. Moved rows are not
+  // options: --help, the example file and the reference do not list them.
+  OptionTable& add_moved(std::string old_name, std::string new_name);
+
   const std::vector<Option>& options() const { return options_; }
   const std::string& daemon() const { return daemon_; }
   const Option* find(const std::string& name) const;
+  // For a moved name, why it is refused (see add_moved); empty otherwise.
+  std::string moved_message(const std::string& name) const;
+  // True when a row or a moved row lives in "[section]".
+  bool has_section(const std::string& section) const;
 
   // "mailsan-policyd" for daemon "policyd" (a daemon name that already
   // starts with "mailsan" is kept); used in --help and generated files.
@@ -94,6 +106,7 @@ class OptionTable {
 
   std::string daemon_;
   std::vector<Option> options_;
+  std::vector<std::pair<std::string, std::string>> moved_;  // old name, new name
 };
 
 // The bounds of an integer, duration or size row as written in docs and

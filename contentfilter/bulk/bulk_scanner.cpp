@@ -72,6 +72,7 @@ asio::awaitable<ScanReport> BulkScanner::scan(ScanInput input) {
   ScanReport r;
   r.scanner = "bulk";
   r.scores_spam = true;
+  r.spam_check = false;
   std::shared_ptr<redis::Script> script = script_;
   const Envelope& e = input.envelope;
   if (find_header(input.message, "List-ID") ||

@@ -21,15 +21,14 @@ std::vector<std::string> xforward_lines(const Envelope& envelope,
                                         const std::vector<std::string>& announced) {
   std::vector<std::string> lines;
   std::string line;
-  for (const auto& a : envelope.xforward) {
+  for (const auto& [name, raw] : xforward_attributes(envelope)) {
     bool known = std::any_of(announced.begin(), announced.end(),
-                             [&](const std::string& n) { return util::iequals(n, a.name); });
+                             [&](const std::string& n) { return util::iequals(n, name); });
     if (!known) continue;
     // [UNAVAILABLE] and [TEMPUNAVAIL] are sent as they came, not xtext.
-    std::string value = a.value == "[UNAVAILABLE]" || a.value == "[TEMPUNAVAIL]"
-                            ? a.value
-                            : smtp::xtext_encode(a.value);
-    std::string attribute = a.name + "=" + value;
+    std::string value =
+        raw == "[UNAVAILABLE]" || raw == "[TEMPUNAVAIL]" ? raw : smtp::xtext_encode(raw);
+    std::string attribute = name + "=" + value;
     if (attribute.size() > 400) continue;  // no legitimate value is this long
     if (!line.empty() && line.size() + 1 + attribute.size() > 500) {
       lines.push_back(std::move(line));

@@ -1,25 +1,18 @@
 #include "contentfilter/proxy/proxy_session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <ctime>
 
 #include "common/log/log.hpp"
 #include "contentfilter/proxy/next_hop.hpp"
-#include "contentfilter/quarantine/quarantine_index.hpp"
-#include "contentfilter/quarantine/quarantine_record.hpp"
 #include "contentfilter/smtp/data_decoder.hpp"
 
 namespace mailsan::filter {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
-using Clock = std::chrono::steady_clock;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -38,6 +31,13 @@ ProxySession::ProxySession(daemon::StreamSocket socket, std::string peer, Filter
     : socket_(std::move(socket)),
       context_(context),
       settings_(context.settings),
+      pipeline_(context.executor,
+                // The pipeline's part of the settings, kept alive with them.
+                std::shared_ptr<const ContentPipelineConfig>(settings_, &settings_->content),
+                ContentServices{context.quarantine, context.metrics,
+                                [counters = context.counters](std::string_view row) {
+                                  if (counters) counters->add(row);
+                                }}),
       peer_(std::move(peer)) {
   const FilterConfig& c = settings_->config;
   spool_ =
@@ -92,6 +92,10 @@ void ProxySession::reset_transaction() {
   envelope_.recipients.clear();
   // XFORWARD describes the next transaction only (XFORWARD_README).
   envelope_.xforward.clear();
+  envelope_.client_address.clear();
+  envelope_.client_name.clear();
+  envelope_.client_helo.clear();
+  envelope_.protocol.clear();
   spool_->reset();
 }
 
@@ -140,7 +144,7 @@ asio::awaitable<bool> ProxySession::handle(const smtp::Command& command) {
       if (command.argument.empty()) co_return co_await reply("501 5.5.4 Syntax: EHLO hostname");
       reset_transaction();
       greeted_ = true;
-      envelope_.helo = command.argument;
+      envelope_.mta_helo = command.argument;
       if (command.verb == Verb::helo) co_return co_await reply("250 " + settings_->hostname);
       co_return co_await reply(ehlo_reply());
     case Verb::xforward: {
@@ -148,15 +152,7 @@ asio::awaitable<bool> ProxySession::handle(const smtp::Command& command) {
         co_return co_await reply("503 5.5.1 Error: MAIL transaction in progress");
       auto attributes = smtp::parse_xforward(command.argument, &error);
       if (!attributes) co_return co_await reply("501 5.5.4 Bad XFORWARD syntax: " + error);
-      for (auto& a : *attributes) {
-        bool replaced = false;
-        for (auto& old : envelope_.xforward)
-          if (old.name == a.name) {
-            old.value = a.value;
-            replaced = true;
-          }
-        if (!replaced) envelope_.xforward.push_back(std::move(a));
-      }
+      add_xforward(envelope_, std::move(*attributes));
       co_return co_await reply("250 2.0.0 Ok");
     }
     case Verb::mail: {
@@ -241,92 +237,21 @@ asio::awaitable<bool> ProxySession::receive_data() {
   co_return co_await reply(std::move(answer));
 }
 
-asio::awaitable<std::vector<ScanReport>> ProxySession::run_scanners() {
-  const auto& scanners = settings_->scanners;
-  const std::size_t n = scanners.size();
-  std::vector<ScanReport> empty;
-  if (n == 0) co_return empty;
-  struct Shared {
-    explicit Shared(asio::any_io_executor ex, std::size_t n)
-        : reports(n),
-          finished(n, false),
-          all_done(ex, Clock::time_point::max()),
-          left(n),
-          signals(n) {}
-    std::vector<ScanReport> reports;
-    std::vector<bool> finished;
-    asio::steady_timer all_done;
-    std::size_t left;
-    std::vector<asio::cancellation_signal> signals;
-  };
-  auto shared = std::make_shared<Shared>(context_.executor, n);
-  ScanInput input{envelope_, *spool_};
-  for (std::size_t i = 0; i < n; ++i) {
-    std::shared_ptr<Scanner> scanner = scanners[i];
-    asio::co_spawn(
-        context_.executor,
-        [scanner, input, shared, i]() -> asio::awaitable<void> {
-          ScanReport r;
-          try {
-            r = co_await scanner->scan(input);
-          } catch (const std::exception& e) {
-            r.completed = false;
-            r.error = e.what();
-          }
-          r.scanner = std::string(scanner->name());
-          shared->reports[i] = std::move(r);
-          shared->finished[i] = true;
-          if (--shared->left == 0) shared->all_done.cancel();
-        },
-        asio::bind_cancellation_slot(shared->signals[i].slot(), asio::detached));
-  }
-  if (shared->left > 0) {
-    asio::steady_timer deadline(context_.executor, settings_->config.scan_timeout);
-    auto outcome =
-        co_await (shared->all_done.async_wait(use_nothrow) || deadline.async_wait(use_nothrow));
-    if (outcome.index() == 1) {
-      const std::vector<bool> finished_in_time = shared->finished;
-      for (std::size_t i = 0; i < n; ++i)
-        if (!shared->finished[i]) shared->signals[i].emit(asio::cancellation_type::terminal);
-      // The scanners read the spool: wait until each has let go of it.
-      if (shared->left > 0) {
-        shared->all_done.expires_at(Clock::time_point::max());
-        co_await shared->all_done.async_wait(use_nothrow);
-      }
-      for (std::size_t i = 0; i < n; ++i)
-        if (!finished_in_time[i]) {
-          shared->reports[i].completed = false;
-          shared->reports[i].error = "scan_timeout";
-        }
-    }
-  }
-  co_return std::move(shared->reports);
-}
-
 asio::awaitable<std::string> ProxySession::finish_message(const std::string& decode_error,
                                                           bool too_large,
                                                           std::error_code spool_error) {
   const FilterConfig& c = settings_->config;
-  auto started = Clock::now();
   log::Line line(log::Level::info, "message");
   line.kv("peer", peer_)
-      .kv("client", envelope_.xforward_value("ADDR"))
-      .kv("helo", envelope_.xforward_value("HELO"))
+      .kv("client", envelope_.client_address)
+      .kv("helo", envelope_.client_helo)
       .kv("sender", envelope_.sender.address)
       .kv("rcpt", recipients_of(envelope_))
       .kv("size", static_cast<std::uint64_t>(spool_->size()));
   if (!spool_->in_memory()) context_.metrics->spooled_to_disk.inc();
   auto finish = [&](const std::string& verdict, std::string answer) {
     context_.metrics->messages(verdict).inc();
-    // The rows of `mailsanctl report`, counted only for answers that
-    // settle the message (a 4xx is retried and counted then).
-    if (context_.counters && answer.size() > 0 && answer[0] != '4') {
-      if (verdict == "spam") context_.counters->add("spam");
-      if (verdict == "virus") context_.counters->add("virus");
-      if (verdict == "tagged") context_.counters->add("delivered_spam");
-      if (verdict == "clean") context_.counters->add("delivered_ham");
-      if (verdict == "split") context_.counters->add("quarantined");
-    }
+    pipeline_.settled(verdict, answer);
     line.kv("verdict", verdict).kv("reply", answer);
     return answer;
   };
@@ -338,90 +263,31 @@ asio::awaitable<std::string> ProxySession::finish_message(const std::string& dec
     co_return finish("tempfail", "451 4.3.0 Error: cannot store the message now");
   }
 
-  std::vector<ScanReport> reports = co_await run_scanners();
-  std::vector<FailureMode> modes;
-  std::vector<std::string> unavailable;
-  for (const auto& s : settings_->scanners) {
-    modes.push_back(s->failure_mode());
-    unavailable.push_back(s->unavailable_reply());
-  }
-  for (const auto& r : reports)
-    if (!r.completed) context_.metrics->scanner_failures(r.scanner).inc();
-  Verdict v = decide_verdict(envelope_, reports, modes, unavailable, settings_->policy);
-  context_.metrics->scan_seconds.observe(
-      std::chrono::duration<double>(Clock::now() - started).count());
-  line.kv("score", v.spam_checked ? format_score(v.score) : std::string("-"))
-      .kv("reason", v.reason)
-      .kv("scan_ms", std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-  if (v.virus) line.kv("virus", *v.virus);
-  if (v.kind != Verdict::Kind::accept) co_return finish(v.label, v.reply);
-
-  // Quarantine first: once the next hop has the message it cannot be taken
-  // back, so a copy that cannot be kept must stop the whole message.
-  std::string quarantine_id;
-  if (!v.quarantine.empty()) {
-    QuarantineRecord record;
-    record.time = static_cast<std::int64_t>(std::time(nullptr));
-    record.id = new_quarantine_id(record.time);
-    record.hostname = settings_->hostname;
-    record.sender = envelope_.sender.address;
-    record.sender_parameters = envelope_.sender.parameters;
-    for (std::size_t i : v.quarantine)
-      record.recipients.push_back(
-          {envelope_.recipients[i].address, envelope_.recipients[i].parameters});
-    record.helo = envelope_.helo;
-    for (const auto& a : envelope_.xforward) record.xforward.emplace_back(a.name, a.value);
-    record.reason = v.reason;
-    record.report = v.report;
-    record.size = spool_->size();
-    if (std::error_code ec = context_.quarantine->put(record, *spool_)) {
-      log::error("quarantine_failed").kv("error", ec.message()).kv("dir", c.quarantine_dir);
-      co_return finish("tempfail", "451 4.3.0 Error: cannot quarantine the message now");
-    }
-    quarantine_id = record.id;
-    context_.metrics->quarantined.inc();
-    line.kv("quarantine", quarantine_id);
-    // The index lets every MX's mailsanctl list it; the files are what
-    // counts, so a Redis failure is logged and counted only.
-    std::string score = std::to_string(record.time);
-    std::string json = encode_quarantine_record(record);
-    std::string index_key = quarantine_index_key(c.redis_prefix);
-    std::string record_key = quarantine_record_key(c.redis_prefix, record.id);
-    redis::Result z = co_await context_.redis->command("ZADD", index_key, score, record.id);
-    redis::Result s = co_await context_.redis->command("SET", record_key, json);
-    if (z.ec || s.ec || z.reply.is_error() || s.reply.is_error()) {
-      context_.metrics->redis_errors.inc();
-      log::warning("quarantine_index_failed").kv("id", record.id);
-    }
-  }
-
-  if (v.deliver.empty()) co_return finish(v.label, "250 2.0.0 Ok: accepted as " + quarantine_id);
+  ContentOutcome outcome = co_await pipeline_.process(envelope_, *spool_);
+  line.kv("score", outcome.spam_checked ? format_score(outcome.score) : std::string("-"))
+      .kv("reason", outcome.reason)
+      .kv("scan_ms", outcome.scan_time.count());
+  if (outcome.virus) line.kv("virus", *outcome.virus);
+  if (!outcome.quarantine_id.empty()) line.kv("quarantine", outcome.quarantine_id);
+  if (outcome.settled()) co_return finish(outcome.label, outcome.reply);
 
   RelayRequest request;
   request.next_hop = settings_->next_hop;
   request.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(c.next_hop_timeout);
   request.helo = settings_->hostname;
   request.envelope = &envelope_;
-  request.recipients = v.deliver;
-  request.headers = v.headers;
+  request.recipients = outcome.deliver_to();
+  request.headers = outcome.headers;
   request.message = spool_.get();
   RelayOutcome relayed = co_await relay_message(context_.executor, std::move(request));
   line.kv("next_hop", relayed.reply);
   if (!relayed.delivered) {
     context_.metrics->next_hop_failures.inc();
     log::warning("next_hop_failed").kv("reply", relayed.reply);
-    // The client retries the whole message; a quarantined copy would then
-    // be kept twice.
-    if (!quarantine_id.empty()) {
-      context_.quarantine->remove(quarantine_id);
-      std::string index_key = quarantine_index_key(c.redis_prefix);
-      std::string record_key = quarantine_record_key(c.redis_prefix, quarantine_id);
-      co_await context_.redis->command("ZREM", index_key, quarantine_id);
-      co_await context_.redis->command("DEL", record_key);
-    }
+    co_await pipeline_.next_hop_refused(outcome);
     co_return finish("tempfail", c.downstream_failure_reply);
   }
-  co_return finish(v.label, relayed.reply);
+  co_return finish(outcome.label, relayed.reply);
 }
 
 }  // namespace mailsan::filter

@@ -1,10 +1,9 @@
 // One connection from Postfix's before-queue smtpd (SPEC §3): the filter
 // answers EHLO, XFORWARD, MAIL and RCPT itself, keeping every parameter;
-// receives the body into a spool; at end-of-DATA runs every scanner at once
-// under scan_timeout, decides per recipient, quarantines what must be kept
-// and relays the rest to next_hop — and answers 250 only after the next hop
-// said 250. Any failure on the way answers 4xx, so the client retries and
-// nothing is lost.
+// receives the body into a spool; at end-of-DATA hands it to the content
+// pipeline (scanners, verdict, quarantine) and relays what is to be
+// delivered to next_hop — and answers 250 only after the next hop said 250. Any failure on the way
+// answers 4xx, so the client retries and nothing is lost.
 //
 // SECURITY: this is the SMTP server side, fed by Postfix but carrying the
 // bytes of any client on the Internet. Lines and the message are bounded;
@@ -20,6 +19,7 @@
 
 #include "common/daemon/listener.hpp"
 #include "contentfilter/message/envelope.hpp"
+#include "contentfilter/pipeline/content_pipeline.hpp"
 #include "contentfilter/proxy/filter_context.hpp"
 #include "contentfilter/smtp/command.hpp"
 #include "contentfilter/spool/message_spool.hpp"
@@ -45,13 +45,13 @@ class ProxySession {
   boost::asio::awaitable<bool> receive_data();
   boost::asio::awaitable<std::string> finish_message(const std::string& decode_error,
                                                      bool too_large, std::error_code spool_error);
-  boost::asio::awaitable<std::vector<ScanReport>> run_scanners();
   std::string ehlo_reply() const;
   void reset_transaction();
 
   daemon::StreamSocket socket_;
   FilterContext& context_;
   std::shared_ptr<const FilterSettings> settings_;
+  ContentPipeline pipeline_;
   std::string buffer_;
   std::size_t pos_ = 0;  // bytes of buffer_ already parsed
   std::array<char, 64 * 1024> read_chunk_;

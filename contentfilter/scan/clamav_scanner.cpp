@@ -31,6 +31,7 @@ ClamavScanner::ClamavScanner(const ClamavConfig& config, std::size_t queue_limit
                              metrics::Registry* registry)
     : failure_mode_(config.failure_mode == "fail_open" ? FailureMode::open : FailureMode::closed),
       unavailable_reply_(config.unavailable_reply),
+      max_scan_size_(static_cast<std::uint64_t>(config.max_scan_size)),
       registry_(registry) {
   // Watched from before the load, so that a change made while it runs is
   // picked up by the first check.
@@ -100,6 +101,14 @@ asio::awaitable<ScanReport> ClamavScanner::scan(ScanInput input) {
   report.scanner = "clamav";
   report.checks_viruses = true;
   const MessageSpool& message = input.message;
+  if (message.size() > max_scan_size_) {
+    // Skipped, not failed: the failure mode must not tempfail for ever a
+    // message that will never be scanned (as spamd's max_size).
+    report.skipped = true;
+    report.error = "larger than clamav.max_scan_size";
+    count("skipped");
+    co_return report;
+  }
   // The awaitables complete only once the worker is done with the spool,
   // cancelled or not (scan_pool.hpp): the session may reset it after that.
   clamav::ScanResult result;

@@ -10,10 +10,13 @@
 // unavailable_reply change only with a restart.
 //
 // SECURITY: the message is untrusted; libclamav parses it within the
-// configured limits. Virus names come from the signature database and are
-// reduced to printable ASCII before they reach a reply, a header or a log.
+// configured limits; a message larger than clamav.max_scan_size is not
+// scanned at all (libclamav would look at its first max_scan_size bytes
+// only and call the rest clean) and is reported skipped. Virus names come from the signature
+// database and are reduced to printable ASCII before they reach a reply, a header or a log.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,6 +58,7 @@ class ClamavScanner : public Scanner {
 
   FailureMode failure_mode_;
   std::string unavailable_reply_;
+  std::uint64_t max_scan_size_;
   metrics::Registry* registry_;
   std::unique_ptr<clamav::ScanPool> pool_;
   std::unique_ptr<clamav::EngineReloader> reloader_;

@@ -23,9 +23,9 @@ struct ScanReport {
   bool completed = false;
   std::string error;  // why not completed
   // Not completed because the scanner chose not to look (spamd: a message
-  // over spamd.max_size, as spamc -s): the message counts as unchecked, but
-  // the failure mode does not apply, since a message that is never going to
-  // be scanned must not be tempfailed for ever.
+  // over spamd.max_size, as spamc -s; ClamAV: over clamav.max_scan_size): the message counts as
+  // unchecked, but the failure mode does not apply, since a message that is never going to be
+  // scanned must not be tempfailed for ever.
   bool skipped = false;
   std::optional<std::string> virus;  // the name of what was found
   // What the scanner looks for, so the verdict knows which headers it may
@@ -33,6 +33,11 @@ struct ScanReport {
   // a spam scorer ran (and "unchecked" when it could not).
   bool checks_viruses = false;
   bool scores_spam = false;
+  // With scores_spam: this scanner is a spam check of its own (spamd, the
+  // marker), so that when it does not complete the message is "unchecked",
+  // and without one no X-Spam-* header is written. False for a scanner that
+  // only adds to the score (bulk): its completing says nothing about spam.
+  bool spam_check = true;
   double score = 0;                  // contribution to the message's spam score
   std::vector<std::string> rules;    // rules that fired, for X-Spam-Status and the report
   std::vector<std::string> headers;  // "Name: value" lines this scanner adds

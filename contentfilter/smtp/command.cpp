@@ -1,5 +1,6 @@
 #include "contentfilter/smtp/command.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -307,7 +308,20 @@ std::string_view verb_name(Verb verb) {
 }
 
 std::optional<Path> parse_mail_from(std::string_view argument, std::string* error) {
-  return parse_path(argument, "FROM:", true, error);
+  auto path = parse_path(argument, "FROM:", true, error);
+  if (!path) return path;
+  // RFC 1870: size-value ::= 1*20DIGIT. Anything else would be compared as
+  // garbage against message_size_limit and passed on to the next hop.
+  if (auto size = parameter(*path, "SIZE")) {
+    bool digits =
+        !size->empty() && size->size() <= 20 &&
+        std::all_of(size->begin(), size->end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits) {
+      *error = "SIZE must be 1 to 20 digits (RFC 1870)";
+      return std::nullopt;
+    }
+  }
+  return path;
 }
 
 std::optional<Path> parse_rcpt_to(std::string_view argument, std::string* error) {

@@ -110,8 +110,9 @@ struct Path {
 // The argument of MAIL: "FROM:<a@b> SIZE=12 BODY=8BITMIME". "FROM:" may be
 // in any case and followed by spaces, and the address may come without angle
 // brackets: Postfix accepts both (strict_rfc821_envelopes = no, its
-// default) and forwards the line as it received it. Returns nullopt with
-// *error set on a malformed argument.
+// default) and forwards the line as it received it. A SIZE parameter must be
+// 1 to 20 digits (RFC 1870). Returns nullopt with *error set on a malformed
+// argument.
 std::optional<Path> parse_mail_from(std::string_view argument, std::string* error);
 // The argument of RCPT: "TO:<x@y> NOTIFY=NEVER ORCPT=rfc822;x@y". The null
 // path is refused; a bare local part (<postmaster>) is accepted.

@@ -32,7 +32,8 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
                        const VerdictPolicy& policy) {
   Verdict v;
   bool virus_scanned = false;
-  bool spam_scorer = false;
+  bool spam_check = false;  // a scanner that is a spam check of its own ran
+  bool scored = false;      // some scorer completed
   std::vector<std::string> rules;
   for (std::size_t i = 0; i < reports.size(); ++i) {
     const ScanReport& r = reports[i];
@@ -46,12 +47,16 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
         v.label = "tempfail";
         v.reason = r.scanner + " unavailable: " + r.error;
       }
-      spam_scorer = spam_scorer || r.scores_spam;
+      if (r.scores_spam && r.spam_check) {
+        spam_check = true;
+        v.spam_unchecked = true;
+      }
+      if (r.checks_viruses && r.skipped && !v.virus_unscanned) v.virus_unscanned = r.error;
     } else {
       virus_scanned = virus_scanned || r.checks_viruses;
       if (r.scores_spam) {
-        spam_scorer = true;
-        v.spam_checked = true;
+        spam_check = spam_check || r.spam_check;
+        scored = true;
         v.score += r.score;
         line += "score " + format_score(r.score);
       }
@@ -68,6 +73,7 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
     v.report += line;
   }
   if (v.kind == Verdict::Kind::tempfail) return v;
+  v.spam_checked = scored && !v.spam_unchecked;
 
   const std::size_t n = envelope.recipients.size();
   if (v.virus) {
@@ -89,7 +95,7 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
   std::string refused_by;
   for (std::size_t i = 0; i < n; ++i) {
     SpamThreshold t = threshold_for(policy, envelope.recipients[i].address);
-    if (v.spam_checked && v.score >= t.reject) {
+    if (scored && v.score >= t.reject) {
       v.quarantine.push_back(i);
       if (refused_by.empty())
         refused_by = "reject " + format_score(t.reject) + " for " + envelope.recipients[i].address;
@@ -100,7 +106,7 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
     }
   }
   const std::string score = format_score(v.score);
-  if (v.spam_checked && v.deliver.empty() && n > 0) {
+  if (scored && v.deliver.empty() && n > 0) {
     v.kind = Verdict::Kind::reject;
     v.reply = util::expand_template(policy.spam_reply, {{"score", score}});
     v.quarantine.clear();
@@ -115,11 +121,13 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
 
   // The headers of the delivered copy, above the scanners' own.
   std::vector<std::string> top;
-  if (spam_scorer) {
+  const bool spam = v.score >= lowest_tag;
+  if (v.spam_checked && v.label.empty()) v.label = spam ? "tagged" : "clean";
+  if (v.spam_unchecked && v.label.empty()) v.label = "unchecked";
+  if (spam_check) {
     if (!v.spam_checked) {
       top.push_back("X-Spam-Status: unchecked");
     } else {
-      bool spam = v.score >= lowest_tag;
       std::string tests;
       for (const auto& r : rules) tests += (tests.empty() ? "" : ",") + r;
       top.push_back(std::string("X-Spam-Flag: ") + (spam ? "YES" : "NO"));
@@ -127,10 +135,12 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
       top.push_back(std::string("X-Spam-Status: ") + (spam ? "Yes" : "No") + ", score=" + score +
                     " required=" + format_score(lowest_tag) +
                     " tests=" + (tests.empty() ? "none" : tests));
-      if (v.label.empty()) v.label = spam ? "tagged" : "clean";
     }
   }
-  if (virus_scanned) top.push_back("X-Virus-Scanned: mailsan-filter at " + policy.hostname);
+  if (v.virus_unscanned)
+    top.push_back("X-Virus-Scanned: no (" + *v.virus_unscanned + ")");
+  else if (virus_scanned)
+    top.push_back("X-Virus-Scanned: mailsan-filter at " + policy.hostname);
   v.headers.insert(v.headers.begin(), top.begin(), top.end());
   if (v.label.empty()) v.label = "clean";
   if (v.reason.empty()) v.reason = v.label;

@@ -20,7 +20,7 @@ namespace mailsan::filter {
 
 struct VerdictPolicy {
   bool quarantine_viruses = false;  // clamav.virus_action = quarantine
-  SpamThreshold defaults;           // spamd.spam_tag_score, spam_reject_score
+  SpamThreshold defaults;           // verdict.spam_tag_score, spam_reject_score
   std::vector<SpamThreshold> thresholds;
   std::string virus_reply;  // ${virus}
   std::string spam_reply;   // ${score}
@@ -44,10 +44,18 @@ struct Verdict {
   std::vector<std::string> headers;     // "Name: value", added on top of delivered copies
   std::optional<std::string> virus;
   double score = 0;
-  bool spam_checked = false;  // a spam scorer completed
-  std::string label;          // for logs and metrics: clean, spam, virus, tagged, ...
-  std::string reason;         // one line for logs and the quarantine record
-  std::string report;         // every scanner's findings, one line each
+  // Every spam check (spamd) completed, or, with none configured, a scorer
+  // (bulk) did: the score means something.
+  bool spam_checked = false;
+  // A spam check did not complete (down, slow, skipped for size): the
+  // message says X-Spam-Status: unchecked whatever else scored.
+  bool spam_unchecked = false;
+  // Why a virus scanner did not look at the message (skipped for size);
+  // X-Virus-Scanned then says "no (WHY)".
+  std::optional<std::string> virus_unscanned;
+  std::string label;   // for logs and metrics: clean, spam, virus, tagged, ...
+  std::string reason;  // one line for logs and the quarantine record
+  std::string report;  // every scanner's findings, one line each
 };
 
 Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& reports,

@@ -35,6 +35,15 @@ void check_path(const smtp::Path& path) {
   }
 }
 
+// MAIL's SIZE, when there is one, is what RFC 1870 allows: 1 to 20 digits.
+void check_mail_size(const smtp::Path& path) {
+  auto size = smtp::parameter(path, "SIZE");
+  if (!size) return;
+  if (size->empty() || size->size() > 20) std::abort();
+  for (char c : *size)
+    if (c < '0' || c > '9') std::abort();
+}
+
 // Parses a line every way it can be parsed and writes down what came out.
 void describe(std::string_view line, std::string& out) {
   if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos)
@@ -47,6 +56,7 @@ void describe(std::string_view line, std::string& out) {
   std::string error;
   if (auto path = smtp::parse_mail_from(command.argument, &error)) {
     check_path(*path);
+    check_mail_size(*path);
     out += path->address;
     for (const auto& p : path->parameters) out += ' ' + p;
   } else {

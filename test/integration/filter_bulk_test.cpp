@@ -70,10 +70,10 @@ TEST_CASE("varied copies of one spam through two filters on one Redis reach the 
   CHECK(bulk_header_for(next_hop, "user4@example.test") == "no; count=4");
   CHECK(bulk_header_for(next_hop, "user5@example.test") == "yes; count=5");
   CHECK(bulk_header_for(next_hop, "user6@example.test") == "yes; count=6");
-  // Bulk adds to the spam score.
-  for (const auto& m : next_hop.delivered())
-    if (m.recipient == "user6@example.test")
-      CHECK(m.headers("X-Spam-Score") == std::vector<std::string>{"5.0"});
+  // Bulk adds to the spam score; without spamd, no X-Spam-* header claims
+  // a spam check was made.
+  CHECK(mx2.log().find("score=5.0") != std::string::npos);
+  for (const auto& m : next_hop.delivered()) CHECK(m.headers("X-Spam-Score").empty());
 
   SECTION("a one-to-one message never is") {
     for (int i = 0; i < 3; ++i)

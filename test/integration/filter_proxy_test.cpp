@@ -159,6 +159,29 @@ TEST_CASE("commands out of order or malformed get the SMTP reply they deserve", 
   CHECK(c.closed_by_server());
 }
 
+TEST_CASE("MAIL FROM with a SIZE that is not a number is refused with 501, not passed on",
+          "[filter]") {
+  RedisServer redis;
+  FilterSettings fs;
+  fs.redis = redis.address();
+  fs.next_hop_port = 9;
+  FilterProcess filter(fs);
+  SmtpTestClient c("127.0.0.1", filter.port());
+  REQUIRE(c.read_reply().rfind("220", 0) == 0);
+  REQUIRE(c.command("EHLO mx1.test").rfind("250", 0) == 0);
+  for (const std::string bad :
+       {"SIZE=abc", "SIZE=1e9", "SIZE=0x10", "SIZE=", "SIZE=123456789012345678901"}) {
+    INFO(bad);
+    CHECK(c.command("MAIL FROM:<a@example.net> " + bad)
+              .rfind("501 5.5.4 Syntax error in MAIL: ", 0) == 0);
+  }
+  CHECK(c.command("MAIL FROM:<a@example.net> SIZE=abc") ==
+        "501 5.5.4 Syntax error in MAIL: SIZE must be 1 to 20 digits (RFC 1870)");
+  // No transaction was opened by the refused ones.
+  CHECK(c.command("RCPT TO:<b@example.test>") == "503 5.5.1 Error: need MAIL command");
+  CHECK(c.command("MAIL FROM:<a@example.net> SIZE=100") == "250 2.1.0 Ok");
+}
+
 TEST_CASE("a message over message_size_limit is refused after its end", "[filter]") {
   RedisServer redis;
   FilterSettings fs;
@@ -242,7 +265,7 @@ TEST_CASE("with Redis down a split message is still quarantined and delivered", 
   FilterSettings fs;
   fs.redis = redis.address();
   fs.next_hop_port = next_hop.smtp_port();
-  fs.extra_sections = "[spamd]\nspam_thresholds = bob@example.test=3/6\n";
+  fs.extra_sections = "[verdict]\nspam_thresholds = bob@example.test=3/6\n";
   FilterProcess filter(fs);
   redis.stop();
   SmtpTestClient c("127.0.0.1", filter.port());

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "contentfilter/quarantine/quarantine_index.hpp"
+#include "contentfilter/quarantine/quarantine.hpp"
 #include "contentfilter/quarantine/quarantine_record.hpp"
 #include "contentfilter/quarantine/quarantine_store.hpp"
 #include "contentfilter/spool/message_spool.hpp"

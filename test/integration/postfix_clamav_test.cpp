@@ -153,6 +153,22 @@ TEST_CASE("clean mail, with or without an attachment, is delivered with X-Virus-
   CHECK(stack.filter.log().find("scanners=clamav") != std::string::npos);
 }
 
+TEST_CASE("a message over clamav.max_scan_size is delivered saying it was not scanned, and why",
+          "[postfix][clamav]") {
+  ClamavStack stack("max_scan_size = 1k\n");
+  std::string body;
+  while (body.size() < 4096) body += "Minutes of the meeting, one more line of them.\n";
+  auto sent = stack.mx.send(message("long minutes", body));
+  INFO(sent.transcript << "\n--- filter:\n" << stack.filter.log());
+  REQUIRE(sent.exit_code == 0);
+  auto delivered = stack.mx.wait_for_delivered(1);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].headers("X-Virus-Scanned") ==
+        std::vector<std::string>{"no (larger than clamav.max_scan_size)"});
+  CHECK(stack.metrics().find("mailsan_filter_unchecked_total{check=\"virus\"} 1") !=
+        std::string::npos);
+}
+
 TEST_CASE("with virus_action = quarantine a virus is accepted, kept and never delivered",
           "[postfix][clamav][quarantine]") {
   ClamavStack stack("virus_action = quarantine\n");

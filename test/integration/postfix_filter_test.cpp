@@ -122,7 +122,7 @@ TEST_CASE(
     "recipients that disagree: the accepting one gets the message, the other's copy is "
     "quarantined",
     "[postfix][filter][quarantine]") {
-  FilterStack stack("", "[spamd]\nspam_thresholds = bob@example.test=3/6\n");
+  FilterStack stack("", "[verdict]\nspam_thresholds = bob@example.test=3/6\n");
   SwaksMessage m = marked("spam 7", "split");
   m.to = {"bob@example.test", "carol@example.test"};
   auto sent = stack.mx.send(m);

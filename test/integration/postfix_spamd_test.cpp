@@ -21,17 +21,18 @@ namespace {
 
 // Front Postfix → mailsan-filter (spamd only) → after-filter smtpd.
 struct SpamdStack {
-  explicit SpamdStack(const std::string& spamd_options = "")
+  explicit SpamdStack(const std::string& spamd_options = "", bool with_bulk = false)
       : after_port(free_tcp_port()),
-        filter(filter_settings(spamd_options)),
+        filter(filter_settings(spamd_options, with_bulk)),
         mx(postfix_settings()) {}
 
-  FilterSettings filter_settings(const std::string& spamd_options) {
+  FilterSettings filter_settings(const std::string& spamd_options, bool with_bulk) {
     FilterSettings s;
     s.redis = redis.address();
     s.next_hop_port = after_port;
     s.marker = false;
     s.spamd = true;
+    s.bulk = with_bulk;
     s.extra_sections = "[spamd]\naddress = " + spamd.address() + "\ntimeout = 20\n" + spamd_options;
     return s;
   }
@@ -155,6 +156,40 @@ TEST_CASE("with spamd stopped mail is delivered marked X-Spam-Status: unchecked"
   CHECK(delivered[0].headers("X-Spam-Flag").empty());
   CHECK(delivered[0].headers("X-Spam-Score").empty());
   CHECK(stack.filter.log().find("Connection refused") != std::string::npos);
+}
+
+// The bulk scanner always completes (a score of 0 for a message it has not
+// seen often); that must not pass for a spam check spamd never made.
+TEST_CASE("with spamd stopped and bulk counting, mail is still marked unchecked, never clean",
+          "[postfix][filter][spamd]") {
+  SpamdStack stack("", true);
+  stack.spamd.stop();
+  auto sent = stack.mx.send(message_to("bob@example.test", "spamd down", kHamBody));
+  INFO(sent.transcript << "\n--- filter:\n" << stack.filter.log());
+  REQUIRE(sent.exit_code == 0);
+  auto delivered = stack.mx.wait_for_delivered(1);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].headers("X-Spam-Status") == std::vector<std::string>{"unchecked"});
+  CHECK(delivered[0].headers("X-Spam-Flag").empty());
+  CHECK(delivered[0].headers("X-Spam-Score").empty());
+  CHECK(delivered[0].headers("X-Mailsan-Bulk").size() == 1);  // bulk did run
+  CHECK(stack.filter.log().find("verdict=unchecked") != std::string::npos);
+  CHECK(stack.filter.log().find("verdict=clean") == std::string::npos);
+}
+
+TEST_CASE("a message over spamd.max_size is marked unchecked even though bulk scored it",
+          "[postfix][filter][spamd]") {
+  SpamdStack stack("max_size = 1k\n", true);
+  std::string body = kHamBody;
+  while (body.size() < 4096) body += "Some more words about the lunch on Friday.\n";
+  auto sent = stack.mx.send(message_to("bob@example.test", "long lunch", body));
+  INFO(sent.transcript << "\n--- filter:\n" << stack.filter.log());
+  REQUIRE(sent.exit_code == 0);
+  auto delivered = stack.mx.wait_for_delivered(1);
+  REQUIRE(delivered.size() == 1);
+  CHECK(delivered[0].headers("X-Spam-Status") == std::vector<std::string>{"unchecked"});
+  CHECK(delivered[0].headers("X-Spam-Flag").empty());
+  CHECK(stack.spamd.log().find("for bob:") == std::string::npos);  // never sent
 }
 
 }  // namespace mailsan::test

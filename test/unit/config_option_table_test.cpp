@@ -502,3 +502,31 @@ TEST_CASE("The Markdown reference has a table per section and a row per option",
   CHECK_THAT(md, Catch::Contains("| weight \\| of a listing |"));
   CHECK(std::count(md.begin(), md.end(), '\n') >= static_cast<long>(f.table.options().size()));
 }
+
+TEST_CASE("A moved option is refused with its new name, in the file and on the command line",
+          "[config]") {
+  Fixture f;
+  f.table.add_moved("greylist.weight", "greylist.score").add_moved("delay", "greylist.delay");
+  CHECK(f.error_for("[greylist]\nenable = yes\nweight = 3\n") ==
+        f.path() + ":3: greylist.weight has moved: write it as score under [greylist]");
+  CHECK(f.error_for("delay = 5m\n") ==
+        f.path() + ":1: delay has moved: write it as delay under [greylist]");
+  auto cl = f.run({"--greylist.weight=3"});
+  CHECK(cl.cl.action == Action::exit_error);
+  CHECK_THAT(cl.err, Catch::Contains("greylist.weight has moved: write it as score under "
+                                     "[greylist]"));
+  CHECK_THROWS_WITH(apply_overrides(f.table, {{"greylist.weight", "3"}}),
+                    "command line: greylist.weight has moved: write it as score under [greylist]");
+  // Not an option: not in --help, the dump or the generated files.
+  CHECK(f.table.find("greylist.weight") == nullptr);
+  CHECK(example_file(f.table).find("weight =") == std::string::npos);
+  CHECK_THROWS_AS(f.table.add_moved("ldap.base", "ldap.nowhere"), std::logic_error);
+  CHECK_THROWS_AS(f.table.add_moved("listen", "workers"), std::logic_error);
+}
+
+TEST_CASE("A section that only held moved options is still a known section", "[config]") {
+  Fixture f;
+  f.table.add_moved("spamd.weight", "greylist.score");
+  CHECK(f.error_for("[spamd]\nweight = 3\n") ==
+        f.path() + ":2: spamd.weight has moved: write it as score under [greylist]");
+}

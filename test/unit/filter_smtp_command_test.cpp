@@ -284,6 +284,27 @@ TEST_CASE("MAIL FROM keeps the address and every ESMTP parameter in order", "[fi
   CHECK_FALSE(parameter(p, "SIZ"));
 }
 
+TEST_CASE("MAIL FROM with a SIZE that is not 1 to 20 digits is refused (RFC 1870)",
+          "[filter][smtp]") {
+  std::string empty_error;
+  // An empty value is already no parameter at all.
+  CHECK_FALSE(parse_mail_from("FROM:<a@example.net> SIZE=", &empty_error));
+  CHECK(empty_error == "malformed parameter");
+  for (const char* bad : {"SIZE=abc", "SIZE=1e9", "SIZE=0x10", "SIZE", "size=12a", "SIZE=-1",
+                          "SIZE=+5", "SIZE=123456789012345678901", "SIZE=1.5"}) {
+    INFO(bad);
+    std::string error;
+    CHECK_FALSE(parse_mail_from(std::string("FROM:<a@example.net> ") + bad, &error));
+    CHECK(error == "SIZE must be 1 to 20 digits (RFC 1870)");
+  }
+  CHECK(mail("FROM:<a@example.net> SIZE=0").parameters == std::vector<std::string>{"SIZE=0"});
+  CHECK(parameter(mail("FROM:<a@example.net> size=12345678901234567890"), "SIZE") ==
+        "12345678901234567890");
+  // Only MAIL carries SIZE; RCPT leaves unknown parameters to the next hop.
+  std::string error;
+  CHECK(parse_rcpt_to("TO:<b@example.net> SIZE=abc", &error));
+}
+
 TEST_CASE("MAIL FROM takes the null sender, any case, and spaces Postfix lets through",
           "[filter][smtp]") {
   CHECK(mail("FROM:<>").address.empty());

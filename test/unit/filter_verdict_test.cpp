@@ -127,6 +127,61 @@ TEST_CASE("a scanner that fails closed tempfails, one that fails open leaves the
   CHECK(v.report == "spamd: failed (connection refused)\nclamav: clean");
 }
 
+TEST_CASE("a spam check that did not finish leaves the message unchecked, whatever else scored",
+          "[filter][verdict]") {
+  auto e = envelope_for({"bob@example.test"});
+  ScanReport spamd_down;
+  spamd_down.scanner = "spamd";
+  spamd_down.error = "connection refused";
+  spamd_down.scores_spam = true;
+  ScanReport bulk;
+  bulk.scanner = "bulk";
+  bulk.completed = true;
+  bulk.scores_spam = true;
+  bulk.spam_check = false;  // adds to the score, checks nothing on its own
+  bulk.headers = {"X-Mailsan-Bulk: no; count=1"};
+  auto v = decide(e, {spamd_down, bulk}, policy());
+  CHECK(v.kind == Verdict::Kind::accept);
+  CHECK_FALSE(v.spam_checked);
+  CHECK(v.spam_unchecked);
+  CHECK(v.label == "unchecked");
+  CHECK(v.headers ==
+        std::vector<std::string>{"X-Spam-Status: unchecked", "X-Mailsan-Bulk: no; count=1"});
+
+  ScanReport spamd_skipped = spamd_down;
+  spamd_skipped.skipped = true;
+  spamd_skipped.error = "larger than max_size";
+  v = decide(e, {spamd_skipped, bulk}, policy());
+  CHECK(v.spam_unchecked);
+  CHECK(v.headers[0] == "X-Spam-Status: unchecked");
+
+  // No spam check configured: the score counts, but no X-Spam-* header.
+  bulk.score = 5;
+  v = decide(e, {bulk}, policy());
+  CHECK_FALSE(v.spam_unchecked);
+  CHECK(v.score == 5);
+  CHECK(v.label == "tagged");
+  CHECK(v.headers == std::vector<std::string>{"X-Mailsan-Bulk: no; count=1"});
+}
+
+TEST_CASE("a virus scan skipped for size says so instead of X-Virus-Scanned as if scanned",
+          "[filter][verdict]") {
+  auto e = envelope_for({"bob@example.test"});
+  ScanReport skipped;
+  skipped.scanner = "clamav";
+  skipped.checks_viruses = true;
+  skipped.skipped = true;
+  skipped.error = "larger than clamav.max_scan_size";
+  auto v = decide(e, {skipped, scored(1)}, policy(), {FailureMode::closed, FailureMode::open});
+  CHECK(v.kind == Verdict::Kind::accept);
+  CHECK(v.virus_unscanned == "larger than clamav.max_scan_size");
+  CHECK(v.headers.back() == "X-Virus-Scanned: no (larger than clamav.max_scan_size)");
+  CHECK(v.report.find("clamav: skipped (larger than clamav.max_scan_size)") != std::string::npos);
+  // One virus scanner that did look is not enough when another skipped.
+  v = decide(e, {skipped, virus_scan(std::nullopt)}, policy());
+  CHECK(v.headers.back() == "X-Virus-Scanned: no (larger than clamav.max_scan_size)");
+}
+
 TEST_CASE("without scanners a message goes on untouched", "[filter][verdict]") {
   auto v = decide(envelope_for({"bob@example.test"}), {}, policy());
   CHECK(v.kind == Verdict::Kind::accept);

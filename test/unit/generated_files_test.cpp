@@ -72,8 +72,35 @@ TEST_CASE("every filter option has a one-line doc and the SPEC defaults", "[conf
   CHECK(c.spool_memory_limit == 1048576);
   CHECK(c.quarantine_dir == "/var/lib/mailsan/quarantine");
   CHECK(c.clamav.virus_action == "reject");
-  CHECK(c.spamd.spam_tag_score == 5);
-  CHECK(c.spamd.spam_reject_score == 10);
+  CHECK(c.verdict.spam_tag_score == 5);
+  CHECK(c.verdict.spam_reject_score == 10);
+}
+
+TEST_CASE("the spam thresholds under [spamd] are refused with their place under [verdict]",
+          "[config]") {
+  filter::FilterConfig c;
+  auto table = filter::make_option_table(c);
+  test::TempDir dir("mailsan-moved-test");
+  const std::string path = (dir.path() / "filter.conf").string();
+  const std::vector<std::pair<std::string, std::string>> moved = {
+      {"spam_tag_score = 4",
+       "spamd.spam_tag_score has moved: write it as spam_tag_score under "
+       "[verdict]"},
+      {"spam_reject_score = 9",
+       "spamd.spam_reject_score has moved: write it as "
+       "spam_reject_score under [verdict]"},
+      {"spam_thresholds = bob@example.com=3/6",
+       "spamd.spam_thresholds has moved: write it as "
+       "spam_thresholds under [verdict]"}};
+  for (const auto& [line, message] : moved) {
+    INFO(line);
+    test::write_file(path, "[spamd]\naddress = inet:127.0.0.1:783\n" + line + "\n");
+    CHECK_THROWS_WITH(config::load_file(table, path), path + ":3: " + message);
+  }
+  test::write_file(path, "[verdict]\nspam_tag_score = 4\nspam_thresholds = bob@example.com=3/6\n");
+  CHECK_NOTHROW(config::load_file(table, path));
+  CHECK(c.verdict.spam_tag_score == 4);
+  CHECK(c.verdict.spam_thresholds == std::vector<std::string>{"bob@example.com=3/6"});
 }
 
 TEST_CASE("etc/filter.conf.example and its reference are what the options table generates",
