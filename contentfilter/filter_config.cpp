@@ -143,8 +143,8 @@ config::OptionTable make_option_table(FilterConfig& c) {
                  "time one scan may take (CL_ENGINE_MAX_SCANTIME; checked between files); "
                  "keep it under scan_timeout");
   t.add_integer("clamav.max_mime_parts", &c.clamav.max_mime_parts, 1000, 0, 100000000,
-                "lines that may be MIME boundaries in one message; past it libclamav is not "
-                "called at all (0: no limit)");
+                "lines that may be MIME boundaries in one message; past it only the message "
+                "before the first one past is scanned (0: no limit)");
   t.add_choice("clamav.limit_action", &c.clamav.limit_action, "deliver", {"deliver", "fail"},
                "a message a limit kept from being scanned whole: delivered as not scanned "
                "(deliver), or a failed scan that failure_mode decides (fail)");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -105,8 +106,23 @@ ScanResult result_of(cl_error_t rc, const char* virname, const std::atomic<bool>
   return ScanResult::error(std::string("libclamav: ") + cl_strerror(rc));
 }
 
-bool too_many_parts(std::uint64_t lines, std::uint64_t max_mime_parts) {
-  return max_mime_parts != 0 && lines > max_mime_parts;
+// Reads the spool file for libclamav through a map of its first bytes only.
+off_t pread_fd(void* handle, void* buffer, std::size_t count, off_t offset) {
+  int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
+  for (;;) {
+    ssize_t n = ::pread(fd, buffer, count, offset);
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
+// A message with more parts than max_mime_parts is scanned only up to the
+// first boundary line past the bound: what a virus there hides behind is
+// found at the cost of max_mime_parts parts, and the rest is not looked
+// at, so the scan is incomplete even when nothing is found.
+ScanResult cut_short(ScanResult result) {
+  if (result.kind == ScanResult::Kind::virus || result.kind == ScanResult::Kind::error)
+    return result;
+  return ScanResult::incomplete("max_mime_parts");
 }
 
 }  // namespace
@@ -152,9 +168,14 @@ Engine::~Engine() {
 ScanResult Engine::scan_memory(const char* data, std::size_t size,
                                const std::atomic<bool>* cancel) const {
   if (size == 0) return result_of(CL_CLEAN, nullptr, cancel);
-  if (too_many_parts(boundary_lines({data, size}), max_mime_parts_))
-    return ScanResult::incomplete("max_mime_parts");
-  cl_fmap_t* map = cl_fmap_open_memory(data, size);
+  BoundaryLineCounter parts(max_mime_parts_);
+  parts.feed({data, size});
+  if (parts.cut() != BoundaryLineCounter::kNone)
+    return cut_short(scan_map(cl_fmap_open_memory(data, parts.cut()), cancel));
+  return scan_map(cl_fmap_open_memory(data, size), cancel);
+}
+
+ScanResult Engine::scan_map(cl_fmap_t* map, const std::atomic<bool>* cancel) const {
   if (!map) return ScanResult::error("libclamav: cannot map the message");
   const char* virname = nullptr;
   unsigned long scanned = 0;
@@ -175,22 +196,26 @@ ScanResult Engine::scan_fd(int fd, const std::atomic<bool>* cancel) const {
   if (offset < 0)
     return ScanResult::error(std::string("cannot scan the spool file: ") + std::strerror(errno));
   if (max_mime_parts_ != 0) {
-    BoundaryLineCounter parts;
+    BoundaryLineCounter parts(max_mime_parts_);
     char buffer[65536];
     off_t at = 0;
-    for (;;) {
-      ssize_t n = ::pread(fd, buffer, sizeof buffer, at);
-      if (n < 0 && errno == EINTR) continue;
+    // Stops at the first boundary line past the bound: the rest need not
+    // be read.
+    while (parts.cut() == BoundaryLineCounter::kNone) {
+      off_t n = pread_fd(reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)), buffer,
+                         sizeof buffer, at);
       if (n < 0)
         return ScanResult::error(std::string("cannot read the spool file: ") +
                                  std::strerror(errno));
       if (n == 0) break;
       parts.feed({buffer, static_cast<std::size_t>(n)});
       at += n;
-      // Known at once: the rest need not be read.
-      if (too_many_parts(parts.count(), max_mime_parts_))
-        return ScanResult::incomplete("max_mime_parts");
     }
+    if (parts.cut() != BoundaryLineCounter::kNone)
+      return cut_short(
+          scan_map(cl_fmap_open_handle(reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)), 0,
+                                       parts.cut(), pread_fd, 1),
+                   cancel));
   }
   const char* virname = nullptr;
   unsigned long scanned = 0;

@@ -22,12 +22,14 @@
 #include <string>
 
 struct cl_engine;
+struct cl_fmap;
+typedef struct cl_fmap cl_fmap_t;
 
 namespace mailsan::clamav {
 
 // CL_ENGINE_MAX_SCANSIZE, _MAX_FILESIZE, _MAX_RECURSION, _MAX_FILES,
 // _MAX_SCANTIME, and our own bound on MIME parts (mime_parts.hpp), checked
-// before libclamav is called at all.
+// before libclamav is called, which then sees only the parts within it.
 struct EngineLimits {
   std::uint64_t max_scan_size = 104857600;
   std::uint64_t max_file_size = 26214400;
@@ -69,8 +71,9 @@ class Engine {
   // Scans one complete message or file. Blocking; safe from many threads
   // at once. When *cancel becomes true, the scan stops at the next file it
   // unpacks and reports an error "cancelled". A message with more possible
-  // MIME parts than max_mime_parts is not given to libclamav at all, and a
-  // scan that reaches one of libclamav's limits ends: both are incomplete.
+  // MIME parts than max_mime_parts is scanned only up to the first part
+  // past the bound, and a scan that reaches one of libclamav's limits
+  // ends: both are incomplete unless a virus was found.
   ScanResult scan_memory(const char* data, std::size_t size,
                          const std::atomic<bool>* cancel = nullptr) const;
   // fd: a regular file, read with pread from offset 0 to its end, whatever
@@ -78,6 +81,9 @@ class Engine {
   ScanResult scan_fd(int fd, const std::atomic<bool>* cancel = nullptr) const;
 
  private:
+  // Scans and closes map (null: an error).
+  ScanResult scan_map(cl_fmap_t* map, const std::atomic<bool>* cancel) const;
+
   std::string dir_;
   std::uint64_t max_mime_parts_ = 0;
   cl_engine* engine_ = nullptr;

@@ -21,13 +21,25 @@ namespace mailsan::clamav {
 
 class BoundaryLineCounter {
  public:
+  static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+
+  // limit: the boundary lines allowed; 0 for no limit.
+  explicit BoundaryLineCounter(std::uint64_t limit = 0) : limit_(limit) {}
+
   void feed(std::string_view bytes);
   std::uint64_t count() const { return count_; }
+  // Where the first boundary line past the limit starts: the message before
+  // it holds at most `limit` parts. kNone while the limit is not passed.
+  std::uint64_t cut() const { return cut_; }
 
  private:
   enum class State { line_start, one_dash, two_dashes, in_line };
+  std::uint64_t limit_;
   State state_ = State::line_start;
   std::uint64_t count_ = 0;
+  std::uint64_t offset_ = 0;      // bytes fed so far
+  std::uint64_t line_start_ = 0;  // offset of the line being read
+  std::uint64_t cut_ = kNone;
 };
 
 inline std::uint64_t boundary_lines(std::string_view message) {

@@ -29,3 +29,20 @@ TEST_CASE("the boundary count is the same fed one byte at a time or in one piece
   CHECK(bytewise.count() == 1001);
   CHECK(boundary_lines(m) == 1001);
 }
+
+TEST_CASE("the cut is where the first boundary line past the limit starts", "[clamav][mime]") {
+  std::string m = "head\r\n\r\n--b\r\nx\r\n--b\r\ny\r\n--b--\r\n";
+  BoundaryLineCounter unlimited;
+  unlimited.feed(m);
+  CHECK(unlimited.cut() == BoundaryLineCounter::kNone);
+  BoundaryLineCounter two(2);
+  two.feed(m);
+  CHECK(two.count() == 3);
+  CHECK(m.substr(0, two.cut()) == "head\r\n\r\n--b\r\nx\r\n--b\r\ny\r\n");
+  BoundaryLineCounter bytewise(1);
+  for (char c : m) bytewise.feed(std::string_view(&c, 1));
+  CHECK(m.substr(0, bytewise.cut()) == "head\r\n\r\n--b\r\nx\r\n");
+  BoundaryLineCounter three(3);
+  three.feed(m);
+  CHECK(three.cut() == BoundaryLineCounter::kNone);
+}
