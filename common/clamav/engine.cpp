@@ -106,7 +106,12 @@ ScanResult result_of(cl_error_t rc, const char* virname, const std::atomic<bool>
   return ScanResult::error(std::string("libclamav: ") + cl_strerror(rc));
 }
 
-// Reads the spool file for libclamav through a map of its first bytes only.
+// The spool file as libclamav's map handle, read with pread: a map of its
+// first bytes only, which leaves the descriptor's offset alone.
+void* as_handle(int fd) {
+  return reinterpret_cast<void*>(static_cast<std::intptr_t>(fd));
+}
+
 off_t pread_fd(void* handle, void* buffer, std::size_t count, off_t offset) {
   int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
   for (;;) {
@@ -116,9 +121,9 @@ off_t pread_fd(void* handle, void* buffer, std::size_t count, off_t offset) {
 }
 
 // A message with more parts than max_mime_parts is scanned only up to the
-// first boundary line past the bound: what a virus there hides behind is
-// found at the cost of max_mime_parts parts, and the rest is not looked
-// at, so the scan is incomplete even when nothing is found.
+// first boundary line past the bound: a virus in the parts within it is
+// still found, at the cost of at most max_mime_parts parts; the rest is
+// not looked at, so finding nothing makes the scan incomplete, not clean.
 ScanResult cut_short(ScanResult result) {
   if (result.kind == ScanResult::Kind::virus || result.kind == ScanResult::Kind::error)
     return result;
@@ -169,7 +174,7 @@ ScanResult Engine::scan_memory(const char* data, std::size_t size,
                                const std::atomic<bool>* cancel) const {
   if (size == 0) return result_of(CL_CLEAN, nullptr, cancel);
   BoundaryLineCounter parts(max_mime_parts_);
-  parts.feed({data, size});
+  if (max_mime_parts_ != 0) parts.feed({data, size});
   if (parts.cut() != BoundaryLineCounter::kNone)
     return cut_short(scan_map(cl_fmap_open_memory(data, parts.cut()), cancel));
   return scan_map(cl_fmap_open_memory(data, size), cancel);
@@ -202,8 +207,7 @@ ScanResult Engine::scan_fd(int fd, const std::atomic<bool>* cancel) const {
     // Stops at the first boundary line past the bound: the rest need not
     // be read.
     while (parts.cut() == BoundaryLineCounter::kNone) {
-      off_t n = pread_fd(reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)), buffer,
-                         sizeof buffer, at);
+      off_t n = pread_fd(as_handle(fd), buffer, sizeof buffer, at);
       if (n < 0)
         return ScanResult::error(std::string("cannot read the spool file: ") +
                                  std::strerror(errno));
@@ -213,9 +217,7 @@ ScanResult Engine::scan_fd(int fd, const std::atomic<bool>* cancel) const {
     }
     if (parts.cut() != BoundaryLineCounter::kNone)
       return cut_short(
-          scan_map(cl_fmap_open_handle(reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)), 0,
-                                       parts.cut(), pread_fd, 1),
-                   cancel));
+          scan_map(cl_fmap_open_handle(as_handle(fd), 0, parts.cut(), pread_fd, 1), cancel));
   }
   const char* virname = nullptr;
   unsigned long scanned = 0;
