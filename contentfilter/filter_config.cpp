@@ -138,6 +138,24 @@ config::OptionTable make_option_table(FilterConfig& c) {
   t.add_integer("clamav.max_files", &c.clamav.max_files, 10000, 1, 1000000,
                 "files unpacked from one message (CL_ENGINE_MAX_FILES)")
       .restart_only();
+  t.add_duration("clamav.max_scan_time", &c.clamav.max_scan_time, seconds(15), seconds(1),
+                 seconds(3600),
+                 "time one scan may take (CL_ENGINE_MAX_SCANTIME; checked between files); "
+                 "keep it under scan_timeout")
+      .restart_only();
+  t.add_integer("clamav.max_mime_parts", &c.clamav.max_mime_parts, 1000, 0, 100000000,
+                "lines that may be MIME boundaries in one message; past it only the message "
+                "before the first one past is scanned (0: no limit)")
+      .restart_only();
+  t.add_choice("clamav.limit_action", &c.clamav.limit_action, "deliver", {"deliver", "fail"},
+               "a message a limit kept from being scanned whole: delivered as not scanned "
+               "(deliver), or a failed scan that failure_mode decides (fail)")
+      .restart_only();
+  t.add_size("clamav.small_message_size", &c.clamav.small_message_size, 262144, 0,
+             std::int64_t{1} << 30,
+             "messages up to this size also have a scanning thread of their own, so they never "
+             "wait behind large ones (0: no such thread)")
+      .restart_only();
   t.add_duration("clamav.reload_check_interval", &c.clamav.reload_check_interval, seconds(60),
                  seconds(1), seconds(86400),
                  "how often db_dir is checked for new signatures (a new engine is built aside and "

@@ -33,6 +33,10 @@ struct ClamavConfig {
   std::int64_t max_file_size = 26214400;
   std::int64_t max_recursion = 20;
   std::int64_t max_files = 10000;
+  std::chrono::seconds max_scan_time{15};
+  std::int64_t max_mime_parts = 1000;
+  std::string limit_action = "deliver";  // deliver | fail
+  std::int64_t small_message_size = 262144;
   std::chrono::seconds reload_check_interval{60};
   std::string failure_mode = "fail_closed";
   std::string unavailable_reply;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/clamav/mime_parts.hpp"
 #include "common/log/log.hpp"
 #include "common/util/ascii.hpp"
 
@@ -64,22 +66,74 @@ void set_limit(cl_engine* e, cl_engine_field field, long long value, const char*
 cl_scan_options scan_options() {
   cl_scan_options o{};
   // As clamd by default: every parser on; the heuristics that come with
-  // the loaded signatures (phishing), none of the optional alerts.
+  // the loaded signatures (phishing). Of the optional alerts only "exceeds
+  // max": without it libclamav says CL_CLEAN for a scan a limit cut short,
+  // and a message it did not finish must never pass as scanned. It is
+  // reported only when no signature matched (no heuristic precedence).
   o.general = CL_SCAN_GENERAL_HEURISTICS;
   o.parse = ~0u;
+  o.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
   return o;
+}
+
+// libclamav's "Heuristics.Limits.Exceeded.MaxScanTime" and its kin, by the
+// name of our option for that limit.
+constexpr std::string_view kLimitPrefix = "Heuristics.Limits.Exceeded.";
+
+std::string limit_option(std::string_view limit) {
+  if (limit == "MaxScanTime") return "max_scan_time";
+  if (limit == "MaxScanSize") return "max_scan_size";
+  if (limit == "MaxFileSize") return "max_file_size";
+  if (limit == "MaxRecursion") return "max_recursion";
+  if (limit == "MaxFiles") return "max_files";
+  return "libclamav " + std::string(limit);  // one we set no option for
 }
 
 ScanResult result_of(cl_error_t rc, const char* virname, const std::atomic<bool>* cancel) {
   if (cancel && cancel->load(std::memory_order_relaxed)) return ScanResult::error("cancelled");
   if (rc == CL_CLEAN) return ScanResult::clean();
-  if (rc == CL_VIRUS) return ScanResult::virus(virname && *virname ? virname : "unnamed");
+  if (rc == CL_VIRUS) {
+    std::string_view name = virname && *virname ? virname : "unnamed";
+    if (name.substr(0, kLimitPrefix.size()) == kLimitPrefix)
+      return ScanResult::incomplete(limit_option(name.substr(kLimitPrefix.size())));
+    return ScanResult::virus(std::string(name));
+  }
+  // Older libclamav returned the limit itself.
+  if (rc == CL_ETIMEOUT) return ScanResult::incomplete("max_scan_time");
+  if (rc == CL_EMAXSIZE) return ScanResult::incomplete("max_scan_size");
+  if (rc == CL_EMAXFILES) return ScanResult::incomplete("max_files");
+  if (rc == CL_EMAXREC) return ScanResult::incomplete("max_recursion");
   return ScanResult::error(std::string("libclamav: ") + cl_strerror(rc));
+}
+
+// The spool file as libclamav's map handle, read with pread: a map of its
+// first bytes only, which leaves the descriptor's offset alone.
+void* as_handle(int fd) {
+  return reinterpret_cast<void*>(static_cast<std::intptr_t>(fd));
+}
+
+off_t pread_fd(void* handle, void* buffer, std::size_t count, off_t offset) {
+  int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(handle));
+  for (;;) {
+    ssize_t n = ::pread(fd, buffer, count, offset);
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
+// A message with more parts than max_mime_parts is scanned only up to the
+// first boundary line past the bound: a virus in the parts within it is
+// still found, at the cost of at most max_mime_parts parts; the rest is
+// not looked at, so finding nothing makes the scan incomplete, not clean.
+ScanResult cut_short(ScanResult result) {
+  if (result.kind == ScanResult::Kind::virus || result.kind == ScanResult::Kind::error)
+    return result;
+  return ScanResult::incomplete("max_mime_parts");
 }
 
 }  // namespace
 
-Engine::Engine(const std::string& dir, const EngineLimits& limits) : dir_(dir) {
+Engine::Engine(const std::string& dir, const EngineLimits& limits)
+    : dir_(dir), max_mime_parts_(limits.max_mime_parts) {
   auto started = std::chrono::steady_clock::now();
   init_library();
   std::error_code ec;
@@ -93,6 +147,8 @@ Engine::Engine(const std::string& dir, const EngineLimits& limits) : dir_(dir) {
             "max_file_size", dir);
   set_limit(engine.get(), CL_ENGINE_MAX_RECURSION, limits.max_recursion, "max_recursion", dir);
   set_limit(engine.get(), CL_ENGINE_MAX_FILES, limits.max_files, "max_files", dir);
+  set_limit(engine.get(), CL_ENGINE_MAX_SCANTIME, limits.max_scan_time.count(), "max_scan_time",
+            dir);
   cl_engine_set_clcb_pre_cache(engine.get(), check_cancelled);
 
   unsigned loaded = 0;
@@ -117,7 +173,14 @@ Engine::~Engine() {
 ScanResult Engine::scan_memory(const char* data, std::size_t size,
                                const std::atomic<bool>* cancel) const {
   if (size == 0) return result_of(CL_CLEAN, nullptr, cancel);
-  cl_fmap_t* map = cl_fmap_open_memory(data, size);
+  BoundaryLineCounter parts(max_mime_parts_);
+  if (max_mime_parts_ != 0) parts.feed({data, size});
+  if (parts.cut() != BoundaryLineCounter::kNone)
+    return cut_short(scan_map(cl_fmap_open_memory(data, parts.cut()), cancel));
+  return scan_map(cl_fmap_open_memory(data, size), cancel);
+}
+
+ScanResult Engine::scan_map(cl_fmap_t* map, const std::atomic<bool>* cancel) const {
   if (!map) return ScanResult::error("libclamav: cannot map the message");
   const char* virname = nullptr;
   unsigned long scanned = 0;
@@ -137,6 +200,25 @@ ScanResult Engine::scan_fd(int fd, const std::atomic<bool>* cancel) const {
   off_t offset = ::lseek(fd, 0, SEEK_CUR);
   if (offset < 0)
     return ScanResult::error(std::string("cannot scan the spool file: ") + std::strerror(errno));
+  if (max_mime_parts_ != 0) {
+    BoundaryLineCounter parts(max_mime_parts_);
+    char buffer[65536];
+    off_t at = 0;
+    // Stops at the first boundary line past the bound: the rest need not
+    // be read.
+    while (parts.cut() == BoundaryLineCounter::kNone) {
+      off_t n = pread_fd(as_handle(fd), buffer, sizeof buffer, at);
+      if (n < 0)
+        return ScanResult::error(std::string("cannot read the spool file: ") +
+                                 std::strerror(errno));
+      if (n == 0) break;
+      parts.feed({buffer, static_cast<std::size_t>(n)});
+      at += n;
+    }
+    if (parts.cut() != BoundaryLineCounter::kNone)
+      return cut_short(
+          scan_map(cl_fmap_open_handle(as_handle(fd), 0, parts.cut(), pread_fd, 1), cancel));
+  }
   const char* virname = nullptr;
   unsigned long scanned = 0;
   cl_scan_options options = scan_options();

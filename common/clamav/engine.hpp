@@ -22,25 +22,35 @@
 #include <string>
 
 struct cl_engine;
+struct cl_fmap;
+typedef struct cl_fmap cl_fmap_t;
 
 namespace mailsan::clamav {
 
-// CL_ENGINE_MAX_SCANSIZE, _MAX_FILESIZE, _MAX_RECURSION, _MAX_FILES.
+// CL_ENGINE_MAX_SCANSIZE, _MAX_FILESIZE, _MAX_RECURSION, _MAX_FILES,
+// _MAX_SCANTIME, and our own bound on MIME parts (mime_parts.hpp), checked
+// before libclamav is called, which then sees only the parts within it.
 struct EngineLimits {
   std::uint64_t max_scan_size = 104857600;
   std::uint64_t max_file_size = 26214400;
   std::uint32_t max_recursion = 20;
   std::uint32_t max_files = 10000;
+  std::chrono::milliseconds max_scan_time{15000};
+  std::uint64_t max_mime_parts = 1000;  // 0: no bound
 };
 
 struct ScanResult {
-  enum class Kind { clean, virus, error };
+  // incomplete: a limit stopped the scan before all of the message was
+  // looked at, and nothing was found in what was; text names the limit
+  // ("max_scan_time", "max_mime_parts", ...). Never the same as clean.
+  enum class Kind { clean, virus, error, incomplete };
   Kind kind = Kind::error;
-  std::string text;  // the virus name, or why the scan failed
+  std::string text;  // the virus name, the limit reached, or why the scan failed
 
   static ScanResult clean() { return {Kind::clean, {}}; }
   static ScanResult virus(std::string name) { return {Kind::virus, std::move(name)}; }
   static ScanResult error(std::string why) { return {Kind::error, std::move(why)}; }
+  static ScanResult incomplete(std::string limit) { return {Kind::incomplete, std::move(limit)}; }
 };
 
 class Engine {
@@ -60,7 +70,10 @@ class Engine {
 
   // Scans one complete message or file. Blocking; safe from many threads
   // at once. When *cancel becomes true, the scan stops at the next file it
-  // unpacks and reports an error "cancelled".
+  // unpacks and reports an error "cancelled". A message with more possible
+  // MIME parts than max_mime_parts is scanned only up to the first part
+  // past the bound, and a scan that reaches one of libclamav's limits
+  // ends: both are incomplete unless a virus was found.
   ScanResult scan_memory(const char* data, std::size_t size,
                          const std::atomic<bool>* cancel = nullptr) const;
   // fd: a regular file, read with pread from offset 0 to its end, whatever
@@ -68,7 +81,11 @@ class Engine {
   ScanResult scan_fd(int fd, const std::atomic<bool>* cancel = nullptr) const;
 
  private:
+  // Scans and closes map (null: an error).
+  ScanResult scan_map(cl_fmap_t* map, const std::atomic<bool>* cancel) const;
+
   std::string dir_;
+  std::uint64_t max_mime_parts_ = 0;
   cl_engine* engine_ = nullptr;
   unsigned signatures_ = 0;
   std::chrono::milliseconds build_time_{0};

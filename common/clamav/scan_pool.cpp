@@ -5,6 +5,9 @@
 // once, and never while its worker reads the caller's data.
 #include "common/clamav/scan_pool.hpp"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -39,6 +42,7 @@ struct Pending {
   enum class State { queued, running, done };
 
   Job job;
+  std::uint64_t size = 0;  // of the message: which workers may take it
   std::atomic<bool> cancel{false};
   std::mutex mutex;
   State state = State::queued;
@@ -107,28 +111,35 @@ struct ScanPool::Impl {
   Impl(std::shared_ptr<const Engine> e, ScanPoolOptions opts)
       : engine(std::move(e)), options(opts) {
     if (options.workers == 0) options.workers = 1;
-    workers.reserve(options.workers);
+    if (options.small_message_size == 0) options.small_workers = 0;
+    workers.reserve(options.workers + options.small_workers);
     try {
-      for (std::size_t i = 0; i < options.workers; ++i) workers.emplace_back([this] { work(); });
+      for (std::size_t i = 0; i < options.workers; ++i)
+        workers.emplace_back([this] { work(false); });
+      for (std::size_t i = 0; i < options.small_workers; ++i)
+        workers.emplace_back([this] { work(true); });
     } catch (...) {
       shutdown();  // threads already started must be joined before unwinding
       throw;
     }
   }
 
-  static asio::awaitable<ScanResult> run(std::shared_ptr<Impl> self, Job job) {
+  static asio::awaitable<ScanResult> run(std::shared_ptr<Impl> self, Job job, std::uint64_t size) {
     // Named before the co_await: g++ 12 may destroy temporaries inside a
     // co_await expression twice.
     auto submitted = asio::async_initiate<decltype(asio::use_awaitable), void(ScanResult)>(
-        [self](Handler handler, Job j) { self->submit(std::move(j), std::move(handler)); },
+        [self, size](Handler handler, Job j) {
+          self->submit(std::move(j), size, std::move(handler));
+        },
         asio::use_awaitable, std::move(job));
     ScanResult result = co_await std::move(submitted);
     co_return result;
   }
 
-  void submit(Job job, Handler handler) {
+  void submit(Job job, std::uint64_t size, Handler handler) {
     auto pending = std::make_shared<Pending>();
     pending->job = std::move(job);
+    pending->size = size;
     asio::any_io_executor ex = asio::get_associated_executor(handler);
     pending->work = asio::prefer(ex, asio::execution::outstanding_work.tracked);
     auto slot = asio::get_associated_cancellation_slot(handler);
@@ -149,18 +160,29 @@ struct ScanPool::Impl {
       pending->complete(ScanResult::error(shut_down ? "shut down" : "busy"));
       return;
     }
-    wake.notify_one();
+    // All: the one woken might be a small-lane worker that may not take it.
+    wake.notify_all();
   }
 
-  void work() {
+  bool small(const Pending& p) const { return p.size <= options.small_message_size; }
+
+  // The oldest scan this worker may take, or the queue's end.
+  std::deque<std::shared_ptr<Pending>>::iterator next_for(bool small_lane) {
+    if (!small_lane) return queue.begin();
+    return std::find_if(queue.begin(), queue.end(),
+                        [this](const std::shared_ptr<Pending>& p) { return small(*p); });
+  }
+
+  void work(bool small_lane) {
     for (;;) {
       std::shared_ptr<Pending> pending;
       {
         std::unique_lock lock(mutex);
-        wake.wait(lock, [this] { return stopping || !queue.empty(); });
+        wake.wait(lock, [&] { return stopping || next_for(small_lane) != queue.end(); });
         if (stopping) return;  // shutdown() completes what is left queued
-        pending = std::move(queue.front());
-        queue.pop_front();
+        auto next = next_for(small_lane);
+        pending = std::move(*next);
+        queue.erase(next);
       }
       if (!pending->start()) continue;  // cancelled while queued
       // Taken now and held to the end of this scan, whatever set_engine
@@ -172,7 +194,12 @@ struct ScanPool::Impl {
       } catch (const std::exception& e) {
         result = ScanResult::error(e.what());
       }
+      std::uint64_t size = pending->size;
       pending->complete(std::move(result));
+      pending.reset();
+      // Here, after the answer is on its way, not on the caller's thread:
+      // trimming a heap of a few hundred MB takes milliseconds.
+      if (size > options.trim_after_size) ::malloc_trim(0);
     }
   }
 
@@ -231,15 +258,19 @@ void ScanPool::set_engine(std::shared_ptr<const Engine> engine) {
 
 asio::awaitable<ScanResult> ScanPool::scan_memory(std::string_view data) {
   // Not a coroutine itself: the job is made now from the arguments.
-  return Impl::run(impl_, [data](const Engine& e, const std::atomic<bool>* cancel) {
-    return e.scan_memory(data.data(), data.size(), cancel);
-  });
+  return Impl::run(
+      impl_,
+      [data](const Engine& e, const std::atomic<bool>* cancel) {
+        return e.scan_memory(data.data(), data.size(), cancel);
+      },
+      data.size());
 }
 
-asio::awaitable<ScanResult> ScanPool::scan_fd(int fd) {
-  return Impl::run(impl_, [fd](const Engine& e, const std::atomic<bool>* cancel) {
-    return e.scan_fd(fd, cancel);
-  });
+asio::awaitable<ScanResult> ScanPool::scan_fd(int fd, std::uint64_t size) {
+  return Impl::run(
+      impl_,
+      [fd](const Engine& e, const std::atomic<bool>* cancel) { return e.scan_fd(fd, cancel); },
+      size);
 }
 
 std::uint64_t ScanPool::refused_busy() const {

@@ -8,8 +8,16 @@
 namespace mailsan::filter {
 namespace {
 
+// What text_parts examines of one message, whatever its structure: a MIME
+// bomb (hundreds of thousands of one-line parts) costs no more than this.
 constexpr int kMaxDepth = 5;
-constexpr std::size_t kMaxParts = 100;
+constexpr std::size_t kMaxParts = kBulkMaxParts;
+constexpr std::size_t kMaxTextBytes = kBulkMaxTextBytes;
+
+struct Budget {
+  std::size_t parts = kMaxParts;      // entities still to be examined, of any type
+  std::size_t bytes = kMaxTextBytes;  // text part bytes still to be decoded
+};
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -77,8 +85,9 @@ void split_head(std::string_view message, std::string_view& head, std::string_vi
   }
 }
 
-void collect(std::string_view entity, int depth, std::vector<std::string>& out) {
-  if (depth > kMaxDepth || out.size() >= kMaxParts) return;
+void collect(std::string_view entity, int depth, Budget& budget, std::vector<std::string>& out) {
+  if (depth > kMaxDepth || budget.parts == 0 || budget.bytes == 0) return;
+  --budget.parts;
   std::string_view head, body;
   split_head(entity, head, body);
   std::string type = util::ascii_lower(header_value(head, "Content-Type"));
@@ -89,19 +98,22 @@ void collect(std::string_view entity, int depth, std::vector<std::string>& out) 
     if (boundary.empty()) return;
     const std::string delimiter = "--" + boundary;
     std::size_t pos = body.find(delimiter);
-    while (pos != std::string_view::npos && out.size() < kMaxParts) {
+    while (pos != std::string_view::npos && budget.parts > 0 && budget.bytes > 0) {
       std::size_t start = body.find('\n', pos);
       if (start == std::string_view::npos) break;
       if (body.substr(pos + delimiter.size(), 2) == "--") break;  // the closing delimiter
       std::size_t next = body.find(delimiter, start + 1);
       std::string_view part = body.substr(
           start + 1, next == std::string_view::npos ? std::string_view::npos : next - start - 1);
-      collect(part, depth + 1, out);
+      collect(part, depth + 1, budget, out);
       pos = next;
     }
     return;
   }
   if (!type.empty() && type.rfind("text/", 0) != 0) return;  // attachments, images
+  // Charged before decoding: the decoders' work is what is bounded.
+  body = body.substr(0, budget.bytes);
+  budget.bytes -= body.size();
   std::string encoding = util::ascii_lower(header_value(head, "Content-Transfer-Encoding"));
   if (encoding.find("base64") != std::string::npos)
     out.push_back(decode_base64(body));
@@ -223,7 +235,8 @@ std::string decode_base64(std::string_view in) {
 
 std::vector<std::string> text_parts(std::string_view message) {
   std::vector<std::string> out;
-  collect(message, 0, out);
+  Budget budget;
+  collect(message, 0, budget, out);
   return out;
 }
 

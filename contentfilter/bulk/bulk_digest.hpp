@@ -14,7 +14,7 @@
 // Each digest is counted on its own; a message is bulk when any of them is.
 //
 // SECURITY: the message is untrusted; parsing is bounded (max_bytes read,
-// MIME nesting depth, part count) and never throws.
+// MIME nesting depth, parts examined, text bytes decoded) and never throws.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +31,12 @@ std::string fuzzy_text(std::string_view text, bool names);
 // Decoders for the text parts; malformed input decodes as far as it goes.
 std::string decode_quoted_printable(std::string_view in);
 std::string decode_base64(std::string_view in);
+
+// At most this many MIME entities (of any type, multiparts included) are
+// examined per message, and this many bytes of text parts decoded: what
+// lies beyond counts in the "body", "fuzzy" and "names" digests only.
+inline constexpr std::size_t kBulkMaxParts = 200;
+inline constexpr std::size_t kBulkMaxTextBytes = 1048576;
 
 // The text parts of a message (head and body), decoded, in order.
 std::vector<std::string> text_parts(std::string_view message);

@@ -22,6 +22,8 @@ clamav::EngineLimits limits_of(const ClamavConfig& c) {
   limits.max_file_size = static_cast<std::uint64_t>(c.max_file_size);
   limits.max_recursion = static_cast<std::uint32_t>(c.max_recursion);
   limits.max_files = static_cast<std::uint32_t>(c.max_files);
+  limits.max_scan_time = std::chrono::duration_cast<std::chrono::milliseconds>(c.max_scan_time);
+  limits.max_mime_parts = static_cast<std::uint64_t>(c.max_mime_parts);
   return limits;
 }
 
@@ -32,6 +34,7 @@ ClamavScanner::ClamavScanner(const ClamavConfig& config, std::size_t queue_limit
     : failure_mode_(config.failure_mode == "fail_open" ? FailureMode::open : FailureMode::closed),
       unavailable_reply_(config.unavailable_reply),
       max_scan_size_(static_cast<std::uint64_t>(config.max_scan_size)),
+      deliver_incomplete_(config.limit_action == "deliver"),
       registry_(registry) {
   // Watched from before the load, so that a change made while it runs is
   // picked up by the first check.
@@ -53,6 +56,7 @@ ClamavScanner::ClamavScanner(const ClamavConfig& config, std::size_t queue_limit
   clamav::ScanPoolOptions pool_options;
   pool_options.workers = static_cast<std::size_t>(config.workers);
   pool_options.queue_limit = queue_limit;
+  pool_options.small_message_size = static_cast<std::uint64_t>(config.small_message_size);
   pool_ = std::make_unique<clamav::ScanPool>(std::move(engine), pool_options);
   std::string dir = config.db_dir;
   reloader_ = std::make_unique<clamav::EngineReloader>(
@@ -116,7 +120,7 @@ asio::awaitable<ScanReport> ClamavScanner::scan(ScanInput input) {
     auto scanning = pool_->scan_memory(message.memory());
     result = co_await std::move(scanning);
   } else {
-    auto scanning = pool_->scan_fd(message.fd());
+    auto scanning = pool_->scan_fd(message.fd(), message.size());
     result = co_await std::move(scanning);
   }
   switch (result.kind) {
@@ -133,6 +137,19 @@ asio::awaitable<ScanReport> ClamavScanner::scan(ScanInput input) {
       report.completed = false;
       report.error = result.text;
       count("error");
+      break;
+    case clamav::ScanResult::Kind::incomplete:
+      // Never "clean": the verdict says "clamav: skipped (limit ...)" and
+      // writes no X-Virus-Scanned. Delivered by default, since a huge
+      // legitimate newsletter must not be lost; with limit_action = fail
+      // it is a failed scan and failure_mode decides.
+      report.completed = false;
+      report.skipped = deliver_incomplete_;
+      report.error = "limit " + result.text + " reached";
+      count("incomplete");
+      log::info("clamav_incomplete")
+          .kv("limit", result.text)
+          .kv("bytes", static_cast<std::uint64_t>(message.size()));
       break;
   }
   co_return report;

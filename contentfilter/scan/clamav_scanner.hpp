@@ -6,8 +6,10 @@
 // in without a pause (common/clamav/engine_reloader.hpp).
 //
 // Made once per daemon (LongLivedScanners) and kept across SIGHUP: enable,
-// db_dir, workers, the limits, the reload interval, failure_mode and
-// unavailable_reply change only with a restart.
+// db_dir, workers, small_message_size, the limits and limit_action, the
+// reload interval, failure_mode and unavailable_reply change only with a
+// restart. A scan a limit cut short reports the message not scanned (with
+// the limit), never clean.
 //
 // SECURITY: the message is untrusted; libclamav parses it within the
 // configured limits; a message larger than clamav.max_scan_size is not
@@ -59,6 +61,7 @@ class ClamavScanner : public Scanner {
   FailureMode failure_mode_;
   std::string unavailable_reply_;
   std::uint64_t max_scan_size_;
+  bool deliver_incomplete_;
   metrics::Registry* registry_;
   std::unique_ptr<clamav::ScanPool> pool_;
   std::unique_ptr<clamav::EngineReloader> reloader_;

@@ -129,13 +129,28 @@ TEST_CASE("The daemons mark the options they take only at start", "[config][rest
 
   filter::FilterConfig f;
   auto filter_rows = restart_only_names(filter::make_option_table(f));
-  CHECK(filter_rows == std::vector<std::string>{
-                           "listen", "redis", "redis_password_file", "redis_database",
-                           "redis_timeout", "metrics_listen", "user", "quarantine_dir",
-                           "clamav.enable", "clamav.db_dir", "clamav.workers",
-                           "clamav.max_scan_size", "clamav.max_file_size", "clamav.max_recursion",
-                           "clamav.max_files", "clamav.reload_check_interval",
-                           "clamav.failure_mode", "clamav.unavailable_reply"});
+  CHECK(filter_rows == std::vector<std::string>{"listen",
+                                                "redis",
+                                                "redis_password_file",
+                                                "redis_database",
+                                                "redis_timeout",
+                                                "metrics_listen",
+                                                "user",
+                                                "quarantine_dir",
+                                                "clamav.enable",
+                                                "clamav.db_dir",
+                                                "clamav.workers",
+                                                "clamav.max_scan_size",
+                                                "clamav.max_file_size",
+                                                "clamav.max_recursion",
+                                                "clamav.max_files",
+                                                "clamav.max_scan_time",
+                                                "clamav.max_mime_parts",
+                                                "clamav.limit_action",
+                                                "clamav.small_message_size",
+                                                "clamav.reload_check_interval",
+                                                "clamav.failure_mode",
+                                                "clamav.unavailable_reply"});
 }
 
 TEST_CASE("The generated docs say (restart) after a restart-only row's doc", "[config][restart]") {

@@ -71,3 +71,32 @@ TEST_CASE("bulk keys are built from the digest under one hash tag", "[filter][bu
   CHECK(k.recipients == "mailsan:bulk:{fuzzy:0123}");
   CHECK(k.marked == "mailsan:bulk-marked:{fuzzy:0123}");
 }
+
+TEST_CASE("a MIME bomb costs the text digest a bounded number of parts", "[filter][bulk]") {
+  // 100,000 one-line image parts, then one text part: only the first
+  // kBulkMaxParts entities are examined, so the text part is never reached.
+  std::string m = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
+  for (int i = 0; i < 100000; ++i) m += "--b\r\nContent-Type: image/gif\r\n\r\nx\r\n";
+  m += "--b\r\nContent-Type: text/plain\r\n\r\nfar down\r\n--b--\r\n";
+  CHECK(text_parts(m).empty());
+  // The whole-body digests still cover all of it.
+  CHECK(bulk_digests(m).size() == 3);
+
+  // Text parts: at most kBulkMaxParts of them, nesting included.
+  std::string texts = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
+  for (int i = 0; i < 1000; ++i) texts += "--b\r\nContent-Type: text/plain\r\n\r\nt\r\n";
+  texts += "--b--\r\n";
+  auto parts = text_parts(texts);
+  CHECK(parts.size() == kBulkMaxParts - 1);  // the multipart itself is examined too
+}
+
+TEST_CASE("text parts are decoded only up to a bounded number of bytes", "[filter][bulk]") {
+  std::string big(kBulkMaxTextBytes, 'a');
+  std::string m =
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+      "Content-Type: text/plain\r\n\r\n" +
+      big + "\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--b--\r\n";
+  auto parts = text_parts(m);
+  REQUIRE(parts.size() == 1);
+  CHECK(parts[0].size() == kBulkMaxTextBytes);
+}
