@@ -16,6 +16,9 @@ FilterMetrics::FilterMetrics(metrics::Registry& r)
       spooled_to_disk(r.counter("mailsan_filter_spooled_to_disk_total",
                                 "messages larger than spool_memory_limit, spooled to a file")),
       message_bytes(r.counter("mailsan_filter_message_bytes_total", "message bytes received")),
+      owned_headers_removed(
+          r.counter("mailsan_filter_owned_headers_removed_total",
+                    "incoming copies of headers mailsan writes, removed before scanning")),
       redis_errors(r.counter("mailsan_backend_errors_total", "failed backend operations",
                              {{"backend", "redis"}})),
       scan_seconds(r.histogram("mailsan_filter_scan_seconds",

@@ -19,6 +19,7 @@ struct FilterMetrics {
   metrics::Counter& quarantined;
   metrics::Counter& spooled_to_disk;
   metrics::Counter& message_bytes;
+  metrics::Counter& owned_headers_removed;
   metrics::Counter& redis_errors;
   metrics::Histogram& scan_seconds;
   // mailsan_filter_messages_total{verdict="clean|tagged|spam|virus|split|tempfail|..."}

@@ -9,6 +9,13 @@ namespace {
 // ours (or no field at all) and is passed on as it is.
 constexpr std::size_t kMaxName = 128;
 
+// RFC 5322's obsolete syntax allows white space before the colon, and
+// readers accept it: "X-Spam-Flag : YES" is X-Spam-Flag.
+std::string_view field_name(std::string_view name) {
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  return name;
+}
+
 bool starts_with_i(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && util::iequals(s.substr(0, prefix.size()), prefix);
 }
@@ -16,9 +23,7 @@ bool starts_with_i(std::string_view s, std::string_view prefix) {
 }  // namespace
 
 OwnedHeader classify_header(std::string_view name) {
-  // RFC 5322's obsolete syntax allows white space before the colon, and
-  // readers accept it: "X-Spam-Flag : YES" is X-Spam-Flag.
-  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  name = field_name(name);
   if (starts_with_i(name, "X-Spam-") || starts_with_i(name, "X-Mailsan-") ||
       util::iequals(name, "X-Virus-Scanned"))
     return OwnedHeader::remove;
@@ -40,7 +45,10 @@ void OwnedHeaderFilter::end_name(char terminator, std::string& out) {
   }
   std::string_view name(name_);
   bool drop = false;
-  switch (classify_header(name)) {
+  OwnedHeader kind = classify_header(name);
+  for (const auto& e : exempt_)
+    if (util::iequals(field_name(name), e)) kind = OwnedHeader::keep;
+  switch (kind) {
     case OwnedHeader::keep:
       if (util::iequals(name, "Received")) seen_received_ = true;
       break;

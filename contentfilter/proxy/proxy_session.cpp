@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 
 #include "common/log/log.hpp"
+#include "contentfilter/message/owned_headers.hpp"
 #include "contentfilter/proxy/next_hop.hpp"
 #include "contentfilter/smtp/data_decoder.hpp"
 
@@ -213,15 +214,23 @@ asio::awaitable<bool> ProxySession::receive_data() {
     ~Idle() { busy = false; }
   } idle{busy_};
   smtp::DataDecoder decoder(static_cast<std::uint64_t>(c.message_size_limit));
-  std::string unstuffed, wire;
+  // Incoming copies of the headers we write never reach the scanners, the
+  // quarantine or the next hop (SPEC §3).
+  std::vector<std::string> exempt;
+  if (c.marker.enable) exempt.push_back(c.marker.header);
+  OwnedHeaderFilter owned_headers(std::move(exempt));
+  std::string unstuffed, wire, kept;
   std::error_code spool_error;
   for (;;) {
     std::size_t consumed = 0;
     auto status = decoder.feed(std::string_view(buffer_).substr(pos_), consumed, unstuffed, wire);
     pos_ += consumed;
     wire.clear();
-    if (!unstuffed.empty() && !spool_error) spool_error = spool_->append(unstuffed);
+    owned_headers.feed(unstuffed, kept);
+    if (status == smtp::DataDecoder::Status::done) owned_headers.finish(kept);
+    if (!kept.empty() && !spool_error) spool_error = spool_->append(kept);
     unstuffed.clear();
+    kept.clear();
     if (status == smtp::DataDecoder::Status::done) break;
     Read r = co_await read_more(c.data_timeout);
     if (r == Read::timeout) {
@@ -231,6 +240,16 @@ asio::awaitable<bool> ProxySession::receive_data() {
     if (r == Read::closed) co_return false;
   }
   context_.metrics->message_bytes.inc(decoder.bytes());
+  if (owned_headers.removed_count() > 0) {
+    context_.metrics->owned_headers_removed.inc(owned_headers.removed_count());
+    std::string names;
+    for (const auto& n : owned_headers.removed()) names += (names.empty() ? "" : ",") + n;
+    log::info("owned_headers_removed")
+        .kv("peer", peer_)
+        .kv("client", envelope_.client_address)
+        .kv("count", static_cast<std::uint64_t>(owned_headers.removed_count()))
+        .kv("names", names);
+  }
   std::string answer =
       co_await finish_message(std::string(decoder.error()), decoder.too_large(), spool_error);
   reset_transaction();

@@ -109,3 +109,15 @@ TEST_CASE("the header classes", "[owned_headers]") {
   CHECK(classify_header("Received") == OwnedHeader::keep);
   CHECK(classify_header("X-Spam") == OwnedHeader::keep);
 }
+
+TEST_CASE("an exempt name passes even though it looks like ours", "[owned_headers]") {
+  OwnedHeaderFilter filter({"X-Mailsan-Test-Verdict"});
+  std::string out;
+  filter.feed(
+      "X-Mailsan-Test-Verdict: spam 3\r\nx-mailsan-test-verdict : virus\r\nX-Mailsan-Bulk: "
+      "no\r\n\r\nbody\r\n",
+      out);
+  filter.finish(out);
+  CHECK(out == "X-Mailsan-Test-Verdict: spam 3\r\nx-mailsan-test-verdict : virus\r\n\r\nbody\r\n");
+  CHECK(filter.removed_count() == 1);
+}
