@@ -85,9 +85,13 @@ config::OptionTable make_option_table(FilterConfig& c) {
                 "connections from Postfix at once; more are refused with 421 (match the smtpd "
                 "process limit)");
   t.add_duration("command_timeout", &c.command_timeout, seconds(300), seconds(1), seconds(3600),
-                 "limit for waiting on each command from Postfix");
+                 "limit for one whole command from Postfix, the wait for it included");
   t.add_duration("data_timeout", &c.data_timeout, seconds(300), seconds(1), seconds(3600),
-                 "limit for each read of the message body from Postfix");
+                 "limit for each read of the message body; the whole body must also arrive "
+                 "within data_timeout plus one second per data_min_rate bytes");
+  t.add_size("data_min_rate", &c.data_min_rate, 500, 0, std::int64_t{1} << 30,
+             "bytes a second the message body must average, past data_timeout, before it is "
+             "cut off with 421 (0: only data_timeout per read)");
   t.add_duration("scan_timeout", &c.scan_timeout, seconds(45), seconds(1), seconds(600),
                  "limit for all scanners of a message together (keep it under Postfix's "
                  "smtpd_proxy_timeout)");

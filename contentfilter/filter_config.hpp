@@ -89,6 +89,7 @@ struct FilterConfig : config::CommonConfig {
   std::int64_t max_connections = 200;
   std::chrono::seconds command_timeout{300};
   std::chrono::seconds data_timeout{300};
+  std::int64_t data_min_rate = 500;
   std::chrono::seconds scan_timeout{45};
   std::chrono::seconds next_hop_timeout{60};
   std::int64_t message_size_limit = 52428800;

@@ -14,6 +14,7 @@
 namespace mailsan::filter {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -52,14 +53,15 @@ void ProxySession::close_if_idle() {
   socket_.close(ignored);
 }
 
-asio::awaitable<ProxySession::Read> ProxySession::read_more(std::chrono::seconds timeout) {
+asio::awaitable<ProxySession::Read> ProxySession::read_more(Clock::time_point deadline,
+                                                            std::size_t* got) {
   if (pos_ > 0) {
     buffer_.erase(0, pos_);
     pos_ = 0;
   }
   // Read into a fixed buffer and append what came: resizing buffer_ by a
   // whole chunk first would zero 64 KiB for every command line.
-  asio::steady_timer timer(context_.executor, timeout);
+  asio::steady_timer timer(context_.executor, deadline);
   auto outcome = co_await (
       socket_.async_read_some(asio::buffer(read_chunk_.data(), read_chunk_.size()), use_nothrow) ||
       timer.async_wait(use_nothrow));
@@ -67,6 +69,7 @@ asio::awaitable<ProxySession::Read> ProxySession::read_more(std::chrono::seconds
   auto [ec, n] = std::get<0>(outcome);
   if (ec || n == 0) co_return Read::closed;
   buffer_.append(read_chunk_.data(), n);
+  if (got) *got = n;
   co_return Read::ok;
 }
 
@@ -110,12 +113,16 @@ asio::awaitable<void> ProxySession::run() {
 
   if (!co_await reply("220 " + settings_->hostname + " ESMTP mailsan-filter")) co_return;
   smtp::LineReader reader;
+  // command_timeout bounds a whole command: the wait for it and every read
+  // of it, so a client trickling a byte at a time cannot hold the
+  // connection for ever (as Postfix's smtpd_per_request_deadline).
+  auto command_deadline = Clock::now() + settings_->config.command_timeout;
   for (;;) {
     std::size_t consumed = 0;
     auto status = reader.feed(std::string_view(buffer_).substr(pos_), consumed);
     pos_ += consumed;
     if (status == smtp::LineReader::Status::incomplete) {
-      Read r = co_await read_more(settings_->config.command_timeout);
+      Read r = co_await read_more(command_deadline);
       if (r == Read::timeout) {
         co_await reply("421 4.4.2 " + settings_->hostname + " Error: timeout exceeded");
         co_return;
@@ -132,6 +139,7 @@ asio::awaitable<void> ProxySession::run() {
     }
     smtp::Command command = smtp::parse_command(reader.line());
     if (!co_await handle(command)) co_return;
+    command_deadline = Clock::now() + settings_->config.command_timeout;
   }
 }
 
@@ -221,6 +229,7 @@ asio::awaitable<bool> ProxySession::receive_data() {
   OwnedHeaderFilter owned_headers(std::move(exempt));
   std::string unstuffed, wire, kept;
   std::error_code spool_error;
+  auto data_deadline = Clock::now() + c.data_timeout;
   for (;;) {
     std::size_t consumed = 0;
     auto status = decoder.feed(std::string_view(buffer_).substr(pos_), consumed, unstuffed, wire);
@@ -232,7 +241,17 @@ asio::awaitable<bool> ProxySession::receive_data() {
     unstuffed.clear();
     kept.clear();
     if (status == smtp::DataDecoder::Status::done) break;
-    Read r = co_await read_more(c.data_timeout);
+    // Each read may wait data_timeout; the whole DATA phase ends
+    // data_timeout after it began plus one second per data_min_rate bytes
+    // received, so a trickle is cut off while a large message sent at any
+    // reasonable rate is not (Postfix's smtpd_min_data_rate).
+    std::size_t got = 0;
+    const auto per_read = Clock::now() + c.data_timeout;
+    Read r = co_await read_more(c.data_min_rate > 0 ? std::min(per_read, data_deadline) : per_read,
+                                &got);
+    if (c.data_min_rate > 0)
+      data_deadline += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+          static_cast<double>(got) / static_cast<double>(c.data_min_rate)));
     if (r == Read::timeout) {
       co_await reply("421 4.4.2 " + settings_->hostname + " Error: timeout exceeded");
       co_return false;

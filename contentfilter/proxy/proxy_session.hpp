@@ -38,7 +38,9 @@ class ProxySession {
 
  private:
   enum class Read { ok, timeout, closed };
-  boost::asio::awaitable<Read> read_more(std::chrono::seconds timeout);
+  // Reads what comes before `deadline`; *got: the bytes read.
+  boost::asio::awaitable<Read> read_more(std::chrono::steady_clock::time_point deadline,
+                                         std::size_t* got = nullptr);
   boost::asio::awaitable<bool> reply(std::string text);
   // Returns false when the connection is to be closed.
   boost::asio::awaitable<bool> handle(const smtp::Command& command);

@@ -208,7 +208,7 @@ TEST_CASE("started as root with user = nobody the filter makes its directories f
   fs.next_hop_port = next_hop.smtp_port();
   // Every message goes through a spool file; bob's copy to quarantine.
   fs.extra_top = "user = nobody\nspool_memory_limit = 0\n";
-  fs.extra_sections = "[spamd]\nspam_thresholds = bob@example.test=3/6\n";
+  fs.extra_sections = "[verdict]\nspam_thresholds = bob@example.test=3/6\n";
   FilterProcess filter(fs);
   SmtpTestClient c("127.0.0.1", filter.port());
   REQUIRE(c.read_reply().rfind("220", 0) == 0);

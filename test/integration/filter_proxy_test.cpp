@@ -286,3 +286,70 @@ TEST_CASE("with Redis down a split message is still quarantined and delivered", 
 }
 
 }  // namespace mailsan::test
+
+namespace mailsan::test {
+
+// Sends `bytes` one at a time, `gap` apart, until the server answers;
+// returns the answer and how long after the first byte it came.
+std::pair<std::string, std::chrono::steady_clock::duration> trickle(SmtpTestClient& c,
+                                                                    const std::string& bytes,
+                                                                    std::chrono::milliseconds gap) {
+  const auto start = std::chrono::steady_clock::now();
+  for (char ch : bytes) {
+    try {
+      c.send(std::string_view(&ch, 1));
+      return {c.read_reply(gap), std::chrono::steady_clock::now() - start};
+    } catch (const std::runtime_error&) {
+      // no reply within the gap (or the server has hung up): go on
+    }
+  }
+  try {
+    return {c.read_reply(std::chrono::seconds(5)), std::chrono::steady_clock::now() - start};
+  } catch (const std::runtime_error& e) {
+    return {e.what(), std::chrono::steady_clock::now() - start};
+  }
+}
+
+TEST_CASE("a client trickling a command or the data a byte at a time is cut off",
+          "[filter][slowloris]") {
+  RedisServer redis;
+  FilterSettings fs;
+  fs.redis = redis.address();
+  fs.next_hop_port = 9;  // never reached
+  fs.extra_top = "command_timeout = 3\ndata_timeout = 3\ndata_min_rate = 100\n";
+  FilterProcess filter(fs);
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+
+  // Each byte comes well within the per-read limit; the whole command does
+  // not.
+  SmtpTestClient command_client("127.0.0.1", filter.port());
+  REQUIRE(command_client.read_reply().rfind("220 ", 0) == 0);
+  auto [command_reply, command_after] =
+      trickle(command_client, "EHLO a-very-slow-client.example.test", milliseconds(400));
+  CHECK(command_reply == "421 4.4.2 mx1.test Error: timeout exceeded");
+  CHECK(command_after < seconds(5));
+  CHECK(command_client.closed_by_server());
+
+  // The body a byte per 400 ms: the DATA phase ends 3 s after it began plus
+  // 10 ms per byte received.
+  SmtpTestClient data_client("127.0.0.1", filter.port());
+  start_transaction(data_client);
+  auto [data_reply, data_after] = trickle(data_client, std::string(40, 'x'), milliseconds(400));
+  CHECK(data_reply == "421 4.4.2 mx1.test Error: timeout exceeded");
+  CHECK(data_after < seconds(5));
+
+  // A message sent at an ordinary rate is not cut off, however long.
+  SmtpTestClient fast_client("127.0.0.1", filter.port());
+  start_transaction(fast_client);
+  std::string line(998, 'y');
+  line += "\r\n";
+  for (int i = 0; i < 2000; ++i) fast_client.send(line);  // 2 MB, far past 3 s x 100 B/s
+  fast_client.send(".\r\n");
+  std::string reply = fast_client.read_reply(seconds(30));
+  INFO(filter.log());
+  // The next hop (port 9) is down: the message got as far as relaying.
+  CHECK(reply.rfind("451 4.3.0", 0) == 0);
+}
+
+}  // namespace mailsan::test
