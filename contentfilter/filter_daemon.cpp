@@ -27,21 +27,13 @@ void init_logging(const FilterConfig& c) {
 
 int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
   FilterConfig config = initial;
-  init_logging(config);
-  daemon::raise_file_limit();
-  daemon::ignore_sigpipe();
+  auto listen = daemon::start_process(config, "mailsan-filter", config.listen);
+  if (!listen) return 2;
 
   asio::io_context io(1);
   auto ex = io.get_executor();
   metrics::Registry registry;
   FilterMetrics metrics(registry);
-
-  std::string error;
-  auto listen = net::parse_endpoint(config.listen, &error);
-  if (!listen) {
-    log::error("startup_failed").kv("option", "listen").kv("error", error);
-    return 2;
-  }
   redis::Client redis(ex, config::redis_options(config));
   FilterContext context;
   LongLivedScanners long_lived;

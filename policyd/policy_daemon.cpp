@@ -67,21 +67,13 @@ ldap::Options ldap_options(const PolicydConfig& c) {
 
 int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   PolicydConfig config = initial;
-  init_logging(config);
-  daemon::raise_file_limit();
-  daemon::ignore_sigpipe();
+  auto listen = daemon::start_process(config, "mailsan-policyd", config.listen);
+  if (!listen) return 2;
 
   asio::io_context io(1);
   auto ex = io.get_executor();
   metrics::Registry registry;
   PolicydMetrics metrics(registry);
-
-  std::string error;
-  auto listen = net::parse_endpoint(config.listen, &error);
-  if (!listen) {
-    log::error("startup_failed").kv("option", "listen").kv("error", error);
-    return 2;
-  }
 
   redis::Client redis(ex, redis_options(config));
   // The client logs connects and disconnects itself.

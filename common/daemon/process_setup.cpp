@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/log/log.hpp"
+
 namespace mailsan::daemon {
 
 std::string host_name() {
@@ -39,6 +41,17 @@ void drop_privileges(const std::string& user) {
   if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 ||
       ::setuid(pw->pw_uid) != 0)
     throw std::runtime_error("cannot switch to user '" + user + "': " + std::strerror(errno));
+}
+
+std::optional<net::EndpointAddress> start_process(const config::CommonConfig& config,
+                                                  const char* program, const std::string& listen) {
+  config::init_logging(config, program);
+  raise_file_limit();
+  ignore_sigpipe();
+  std::string error;
+  auto address = net::parse_endpoint(listen, &error);
+  if (!address) log::error("startup_failed").kv("option", "listen").kv("error", error);
+  return address;
 }
 
 }  // namespace mailsan::daemon

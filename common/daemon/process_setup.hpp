@@ -2,7 +2,11 @@
 // dropping root after the sockets are bound.
 #pragma once
 
+#include <optional>
 #include <string>
+
+#include "common/config/common_rows.hpp"
+#include "common/net/endpoint_address.hpp"
 
 namespace mailsan::daemon {
 
@@ -17,5 +21,11 @@ void ignore_sigpipe();
 // Switches to `user` (its uid, gid and supplementary groups). Empty: no
 // change. Throws std::runtime_error with the reason.
 void drop_privileges(const std::string& user);
+
+// The first steps of every daemon's run: logging as configured for
+// `program`, the descriptor limit raised, SIGPIPE ignored, and the `listen`
+// address parsed — nullopt, with the reason logged, when it is bad.
+std::optional<net::EndpointAddress> start_process(const config::CommonConfig& config,
+                                                  const char* program, const std::string& listen);
 
 }  // namespace mailsan::daemon

@@ -10,19 +10,20 @@
 #include <string>
 #include <utility>
 
+#include "common/util/fd_io.hpp"
+
 namespace mailsan::filter {
 namespace fs = std::filesystem;
 namespace {
+
+using util::last_errno;
+using util::write_all;
 
 constexpr const char* kMessageFile = "message.eml";
 constexpr const char* kRecordFile = "record.json";
 constexpr std::string_view kTmpSuffix = ".tmp";
 // A record is envelope and report text; anything this large is not ours.
 constexpr std::size_t kMaxRecordBytes = 16 * 1024 * 1024;
-
-std::error_code last_errno() {
-  return {errno, std::system_category()};
-}
 
 // Owns one descriptor.
 class Fd {
@@ -44,19 +45,6 @@ class Fd {
  private:
   int fd_;
 };
-
-std::error_code write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_errno();
-    }
-    if (n == 0) return std::make_error_code(std::errc::no_space_on_device);
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
 
 std::error_code fsync_fd(int fd) {
   while (::fsync(fd) != 0) {

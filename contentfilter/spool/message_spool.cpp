@@ -18,28 +18,13 @@
 #include <string>
 #include <utility>
 
+#include "common/util/fd_io.hpp"
+
 namespace mailsan::filter {
 namespace {
 
-std::error_code last_errno() {
-  return {errno, std::system_category()};
-}
-
-// Writes all of bytes, across short writes and signals.
-std::error_code write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_errno();
-    }
-    // write() returning 0 for a non-empty regular-file write means no
-    // progress is possible; treat it as a full disk rather than spin.
-    if (n == 0) return std::make_error_code(std::errc::no_space_on_device);
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
+using util::last_errno;
+using util::write_all;
 
 // An unlinked file in dir, or -1 with errno set. O_TMPFILE never gives the
 // file a name; file systems without it (EOPNOTSUPP, EISDIR on old kernels,
