@@ -40,6 +40,10 @@ class OwnedHeaderFilter {
   // At the end of the message: flushes a name still being read.
   void finish(std::string& out);
 
+  // True once the header section has ended: what follows passes as it is,
+  // so a caller may skip feed() and use the bytes directly.
+  bool in_body() const { return state_ == State::body; }
+
   // Names of the fields removed so far, as written (at most 32 kept).
   const std::vector<std::string>& removed() const { return removed_; }
   std::size_t removed_count() const { return removed_count_; }

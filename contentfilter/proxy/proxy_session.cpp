@@ -235,9 +235,12 @@ asio::awaitable<bool> ProxySession::receive_data() {
     auto status = decoder.feed(std::string_view(buffer_).substr(pos_), consumed, unstuffed, wire);
     pos_ += consumed;
     wire.clear();
-    owned_headers.feed(unstuffed, kept);
+    // Past the headers the body goes to the spool as it came, uncopied.
+    const bool body = owned_headers.in_body();
+    if (!body) owned_headers.feed(unstuffed, kept);
     if (status == smtp::DataDecoder::Status::done) owned_headers.finish(kept);
-    if (!kept.empty() && !spool_error) spool_error = spool_->append(kept);
+    const std::string& piece = body ? unstuffed : kept;
+    if (!piece.empty() && !spool_error) spool_error = spool_->append(piece);
     unstuffed.clear();
     kept.clear();
     if (status == smtp::DataDecoder::Status::done) break;

@@ -72,12 +72,12 @@ std::shared_ptr<Check> make_callout_check(const PolicydConfig& config, CheckServ
 }
 
 asio::awaitable<void> CalloutCheck::lookup(Transaction& tx) {
-  const std::string& sender = tx.request.sender;
+  const std::string_view sender = tx.request.sender;
   // The null sender (DSNs, MDNs) has nothing to verify, and is never
   // refused for being null (RFC 5321 §4.5.5).
   if (sender.empty()) co_return;
   auto at = sender.rfind('@');
-  if (at == std::string::npos || at == 0 || at + 1 == sender.size()) co_return;
+  if (at == std::string_view::npos || at == 0 || at + 1 == sender.size()) co_return;
   const std::string domain = util::ascii_lower(std::string_view(sender).substr(at + 1));
   if (std::find(local_domains_.begin(), local_domains_.end(), domain) != local_domains_.end())
     co_return;
@@ -87,7 +87,7 @@ asio::awaitable<void> CalloutCheck::lookup(Transaction& tx) {
   }
   if (!callout_address_ok(sender)) co_return;
   CalloutFinding& finding = tx.findings.record(CalloutFinding{});
-  finding.result = co_await service_.cached(sender);
+  finding.result = co_await service_.cached(std::string(sender));
 }
 
 asio::awaitable<std::optional<Decision>> CalloutCheck::decide(Transaction& tx) {
@@ -101,7 +101,7 @@ asio::awaitable<std::optional<Decision>> CalloutCheck::decide(Transaction& tx) {
     metrics_.check_outcome("callout", "skipped").inc();
     co_return std::nullopt;
   }
-  const std::string& sender = tx.request.sender;
+  const std::string_view sender = tx.request.sender;
   if (f->result) {
     metrics_.check_outcome("callout", "cached_" + std::string(to_string(f->result->verdict))).inc();
     tx.notes.push_back("callout_cache=hit");
@@ -109,7 +109,7 @@ asio::awaitable<std::optional<Decision>> CalloutCheck::decide(Transaction& tx) {
     std::string domain = util::ascii_lower(std::string_view(sender).substr(sender.rfind('@') + 1));
     auto until = tx.started + budget_;
     std::optional<CalloutResult> verified =
-        co_await service_.verify(sender, std::move(domain), until);
+        co_await service_.verify(std::string(sender), std::move(domain), until);
     if (!verified) {
       // Still running: it caches its verdict for the retry that
       // greylisting asks for.

@@ -20,24 +20,30 @@ CheckRequest::Stage stage_of(std::string_view protocol_state) {
 
 }  // namespace
 
-CheckRequest to_check_request(const PolicyRequest& r) {
+CheckRequest to_check_request(PolicyRequest request) {
+  // The request's own bytes become the check request's storage: one
+  // allocation, and every value a view into it.
+  auto owner = std::make_shared<const PolicyRequest>(std::move(request));
+  const PolicyRequest& r = *owner;
   CheckRequest c;
   c.stage = stage_of(r.protocol_state());
-  c.client_address = std::string(r.client_address());
+  c.client_address = r.client_address();
   c.client_ip = net::IpAddress::parse(c.client_address);
-  c.client_name = std::string(r.client_name());
-  c.helo = std::string(r.helo_name());
-  c.sender = std::string(r.sender());
-  c.recipient = std::string(r.recipient());
-  c.sasl_username = std::string(r.sasl_username());
-  c.ccert_fingerprint = std::string(r.ccert_fingerprint());
-  c.instance = std::string(r.instance());
-  c.queue_id = std::string(r.queue_id());
+  c.client_name = r.client_name();
+  c.helo = r.helo_name();
+  c.sender = r.sender();
+  c.recipient = r.recipient();
+  c.sasl_username = r.sasl_username();
+  c.ccert_fingerprint = r.ccert_fingerprint();
+  c.instance = r.instance();
+  c.queue_id = r.queue_id();
+  c.storage = std::move(owner);
   return c;
 }
 
 std::string policy_action(const Decision& d) {
   std::string out;
+  out.reserve(24 + d.status.size() + d.text.size());
   switch (d.kind) {
     case DecisionKind::proceed:
       return "DUNNO";
@@ -58,7 +64,7 @@ std::string policy_action(const Decision& d) {
   return out;
 }
 
-boost::asio::awaitable<std::string> PolicyResponder::answer(const PolicyRequest& request,
+boost::asio::awaitable<std::string> PolicyResponder::answer(PolicyRequest request,
                                                             MessageHeaders& headers) {
   auto start = Clock::now();
   metrics_.requests.inc();
@@ -74,7 +80,7 @@ boost::asio::awaitable<std::string> PolicyResponder::answer(const PolicyRequest&
 
   // Held for the request: a reload may swap pipeline_ meanwhile.
   std::shared_ptr<const Pipeline> pipeline = pipeline_;
-  Evaluation e = co_await pipeline->evaluate(to_check_request(request));
+  Evaluation e = co_await pipeline->evaluate(to_check_request(std::move(request)));
   Decision& decision = e.decision;
   for (auto& h : decision.headers) headers.add(std::move(h));
   std::string action = policy_action(decision);

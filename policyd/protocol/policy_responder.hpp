@@ -18,8 +18,9 @@
 
 namespace mailsan::policyd {
 
-// The request's attributes, copied: the pipeline holds its request by value.
-CheckRequest to_check_request(const PolicyRequest& request);
+// The request, handed over: the check request's values are views into it,
+// and it lives as long as any copy of the check request.
+CheckRequest to_check_request(PolicyRequest request);
 
 // The policy action for a decision, without "action=" (DUNNO, OK,
 // DEFER_IF_PERMIT 4.7.1 ..., 550 5.1.1 ...). Headers are not part of it.
@@ -36,7 +37,7 @@ class PolicyResponder {
   const std::shared_ptr<const Pipeline>& pipeline() const { return pipeline_; }
 
   // The policy action for one request (without "action="). Never throws.
-  boost::asio::awaitable<std::string> answer(const PolicyRequest& request, MessageHeaders& headers);
+  boost::asio::awaitable<std::string> answer(PolicyRequest request, MessageHeaders& headers);
 
  private:
   std::shared_ptr<const Pipeline> pipeline_;

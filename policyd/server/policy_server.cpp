@@ -145,7 +145,7 @@ struct PolicyServer::Impl : std::enable_shared_from_this<PolicyServer::Impl> {
         // between a request and its answer.
         conn->busy = true;
         ++in_flight;
-        std::string action = co_await responder.answer(request, headers);
+        std::string action = co_await responder.answer(std::move(request), headers);
         --in_flight;
         replies += encode_reply(action);
       }

@@ -63,7 +63,8 @@ std::shared_ptr<Check> make_spf_check(const PolicydConfig& config, CheckServices
 asio::awaitable<void> SpfCheck::lookup(Transaction& tx) {
   const CheckRequest& r = tx.request;
   if (!r.client_ip) co_return;
-  spf::Request request{r.client_ip->unmapped(), r.sender, r.helo, receiver_};
+  spf::Request request{r.client_ip->unmapped(), std::string(r.sender), std::string(r.helo),
+                       receiver_};
 
   // Past the budget the timer wins and cancels the evaluation: the resolver
   // answers a cancelled query at once, so nothing is left running.
@@ -111,7 +112,8 @@ asio::awaitable<std::optional<Decision>> SpfCheck::decide(Transaction& tx) {
     const CheckRequest& r = tx.request;
     // For the null sender the HELO identity was checked, which RFC 7208 §2.3
     // names postmaster@<helo>.
-    std::string sender = spf_reply_safe(r.sender.empty() ? "postmaster@" + r.helo : r.sender, 254);
+    std::string sender = spf_reply_safe(
+        r.sender.empty() ? "postmaster@" + std::string(r.helo) : std::string(r.sender), 254);
     std::string explanation = !o.explanation.empty() ? o.explanation
                               : !o.problem.empty()   ? "SPF " + result + ": " + o.problem
                                                      : "SPF " + result;

@@ -69,7 +69,7 @@ class FakeCheck : public Check {
     --journal->lookups_running;
     // Read after the wait: the request must still be there, whatever
     // became of the request's answer meanwhile.
-    journal->senders_read_after_wait.push_back(tx.request.sender);
+    journal->senders_read_after_wait.emplace_back(tx.request.sender);
     tx.findings.record(Seen{name_});
   }
 
@@ -120,7 +120,7 @@ struct Fixture {
   // request included.
   Decision evaluate(std::string sender = "alice@example.net") {
     CheckRequest r;
-    r.sender = std::move(sender);
+    r.sender = r.own(sender);
     r.recipient = "bob@example.com";
     auto f = asio::co_spawn(io, build().evaluate(std::move(r)), asio::use_future);
     io.run();
@@ -198,7 +198,7 @@ TEST_CASE("past request_timeout the request goes on, and a late lookup still rea
   f.add("slow").lookup_for(150ms).decides(DecisionKind::reject);
   auto start = std::chrono::steady_clock::now();
   CheckRequest r;
-  r.sender = std::string(64, 's') + "@example.net";  // on the heap, not in the string object
+  r.sender = r.own(std::string(64, 's') + "@example.net");  // freed only with the request
   auto answer = asio::co_spawn(f.io, f.build().evaluate(std::move(r)), asio::use_future);
   std::chrono::steady_clock::duration answered_after{};
   while (answer.wait_for(0s) != std::future_status::ready && f.io.run_one())
