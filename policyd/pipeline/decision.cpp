@@ -71,13 +71,13 @@ ReplyTemplate parse_reply(std::string_view text) {
 }
 
 Decision Decision::from(const ReplyTemplate& reply, util::TemplateValues values,
-                        std::string verdict, std::string reason) {
+                        std::string_view verdict, std::string reason) {
   Decision d;
   d.kind = reply.kind;
   d.code = reply.code;
   d.status = reply.status;
   d.text = values.size() == 0 ? reply.text : util::expand_template(reply.text, values);
-  d.verdict = std::move(verdict);
+  d.verdict = verdict;
   d.reason = std::move(reason);
   return d;
 }

@@ -47,21 +47,21 @@ struct Decision {
   std::vector<std::string> headers;  // "Name: value", to add once to the message
 
   // For the log and metrics, not for the client.
-  std::string verdict;               // defer, reject, skip, dunno, timeout, ...
+  std::string_view verdict;          // a literal: defer, reject, skip, dunno, timeout, ...
   std::string reason;                // which check and why
   std::string_view check = {};       // the check that decided (set by the pipeline)
   std::string_view report_row = {};  // the report counter it counts in (stats::row), or empty
 
   // The answer that lets the request go on.
-  static Decision proceed(std::string verdict, std::string reason = {}) {
+  static Decision proceed(std::string_view verdict, std::string reason = {}) {
     Decision d;
-    d.verdict = std::move(verdict);
+    d.verdict = verdict;
     d.reason = std::move(reason);
     return d;
   }
   // A configured reply with its placeholders filled.
-  static Decision from(const ReplyTemplate& reply, util::TemplateValues values, std::string verdict,
-                       std::string reason);
+  static Decision from(const ReplyTemplate& reply, util::TemplateValues values,
+                       std::string_view verdict, std::string reason);
 };
 
 }  // namespace mailsan::policyd

@@ -22,13 +22,6 @@
 
 namespace mailsan::policyd {
 
-// One request's outcome: the decision (with the headers due), and the
-// transaction whose notes and timings the decision log shows.
-struct Evaluation {
-  Decision decision;
-  std::shared_ptr<const Transaction> transaction;
-};
-
 class Pipeline {
  public:
   // counters: the shared report counters (SPEC §5); null: none.
@@ -39,16 +32,22 @@ class Pipeline {
   std::chrono::milliseconds request_timeout() const { return request_timeout_; }
   std::vector<std::string_view> check_names() const;
 
-  // Never throws: a failing check costs its request a "continue".
-  boost::asio::awaitable<Evaluation> evaluate(CheckRequest request) const;
+  // The transaction of one request, its `decision` set (with the headers
+  // due). Never throws: a failing check costs its request a "continue".
+  // The decision travels in the shared transaction rather than in the
+  // coroutine's result, so every frame of the request stays small.
+  boost::asio::awaitable<std::shared_ptr<Transaction>> evaluate(CheckRequest request) const;
 
   // The decision log line (SPEC §6); `answer` is the reply as the front end
   // wrote it for its protocol.
-  void log(const Evaluation& evaluation, std::string_view answer, double milliseconds) const;
+  void log(const Transaction& tx, std::string_view answer, double milliseconds) const;
 
  private:
-  boost::asio::awaitable<std::optional<Decision>> run_checks(std::shared_ptr<Transaction> tx) const;
-  boost::asio::awaitable<std::optional<Decision>> decide(Check& check, Transaction& tx) const;
+  // True when a check decided (tx->decision is set).
+  boost::asio::awaitable<bool> run_checks(std::shared_ptr<Transaction> tx) const;
+  // Latency, timing and the deciding check's name, after a check decided.
+  bool decided(const Check& check, Transaction& tx, std::chrono::steady_clock::time_point start,
+               std::optional<Decision>& d) const;
 
   boost::asio::any_io_executor executor_;
   PolicydMetrics& metrics_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policyd/pipeline/check_request.hpp"
+#include "policyd/pipeline/decision.hpp"
 #include "policyd/pipeline/findings.hpp"
 
 namespace mailsan::policyd {
@@ -31,6 +32,8 @@ struct Transaction {
   std::vector<std::string> headers;  // headers a check wants added to the message
   std::vector<std::string> notes;    // "greylist=pass" etc., for the decision log
   std::vector<CheckTiming> timings;
+  // The request's answer, set by the pipeline (with the headers due).
+  Decision decision = Decision::proceed("dunno");
 };
 
 }  // namespace mailsan::policyd

@@ -80,8 +80,9 @@ boost::asio::awaitable<std::string> PolicyResponder::answer(PolicyRequest reques
 
   // Held for the request: a reload may swap pipeline_ meanwhile.
   std::shared_ptr<const Pipeline> pipeline = pipeline_;
-  Evaluation e = co_await pipeline->evaluate(to_check_request(std::move(request)));
-  Decision& decision = e.decision;
+  std::shared_ptr<Transaction> tx =
+      co_await pipeline->evaluate(to_check_request(std::move(request)));
+  Decision& decision = tx->decision;
   for (auto& h : decision.headers) headers.add(std::move(h));
   std::string action = policy_action(decision);
   if (decision.kind == DecisionKind::proceed) {
@@ -92,7 +93,7 @@ boost::asio::awaitable<std::string> PolicyResponder::answer(PolicyRequest reques
   }
   metrics_.verdict(decision.verdict).inc();
   if (log::min_level() <= log::Level::info)
-    pipeline->log(e, action,
+    pipeline->log(*tx, action,
                   std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   co_return action;
 }

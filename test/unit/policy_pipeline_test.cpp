@@ -125,7 +125,7 @@ struct Fixture {
     auto f = asio::co_spawn(io, build().evaluate(std::move(r)), asio::use_future);
     io.run();
     io.restart();
-    return f.get().decision;
+    return std::move(f.get()->decision);
   }
 };
 
@@ -206,7 +206,7 @@ TEST_CASE("past request_timeout the request goes on, and a late lookup still rea
   // A reload replaces the pipeline: the late lookup must keep what it uses.
   f.pipeline.reset();
   f.checks.clear();
-  Decision d = answer.get().decision;
+  Decision d = std::move(answer.get()->decision);
   CHECK(d.kind == DecisionKind::proceed);
   CHECK(d.verdict == "timeout");
   CHECK(answered_after < 140ms);
