@@ -142,8 +142,12 @@ Verdict decide_verdict(const Envelope& envelope, const std::vector<ScanReport>& 
   else if (virus_scanned)
     top.push_back("X-Virus-Scanned: mailsan-filter at " + policy.hostname);
   v.headers.insert(v.headers.begin(), top.begin(), top.end());
+  // A message a virus scanner did not look at is not "clean", whatever the
+  // spam checks said: the log line and the report must not claim it was.
+  if (v.virus_unscanned && (v.label.empty() || v.label == "clean")) v.label = "unchecked";
   if (v.label.empty()) v.label = "clean";
   if (v.reason.empty()) v.reason = v.label;
+  if (v.virus_unscanned) v.reason += "; not virus-scanned (" + *v.virus_unscanned + ")";
   return v;
 }
 

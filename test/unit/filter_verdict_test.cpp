@@ -177,6 +177,9 @@ TEST_CASE("a virus scan skipped for size says so instead of X-Virus-Scanned as i
   CHECK(v.virus_unscanned == "larger than clamav.max_scan_size");
   CHECK(v.headers.back() == "X-Virus-Scanned: no (larger than clamav.max_scan_size)");
   CHECK(v.report.find("clamav: skipped (larger than clamav.max_scan_size)") != std::string::npos);
+  // The log and the report do not call it clean.
+  CHECK(v.label == "unchecked");
+  CHECK(v.reason == "unchecked; not virus-scanned (larger than clamav.max_scan_size)");
   // One virus scanner that did look is not enough when another skipped.
   v = decide(e, {skipped, virus_scan(std::nullopt)}, policy());
   CHECK(v.headers.back() == "X-Virus-Scanned: no (larger than clamav.max_scan_size)");
