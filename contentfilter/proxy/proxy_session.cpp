@@ -1,8 +1,7 @@
 #include "contentfilter/proxy/proxy_session.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -13,9 +12,7 @@
 
 namespace mailsan::filter {
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
@@ -40,7 +37,8 @@ ProxySession::ProxySession(daemon::StreamSocket socket, std::string peer, Filter
                                 [counters = context.counters](std::string_view row) {
                                   if (counters) counters->add(row);
                                 }}),
-      peer_(std::move(peer)) {
+      peer_(std::move(peer)),
+      deadline_timer_(socket_.get_executor()) {
   const FilterConfig& c = settings_->config;
   spool_ =
       std::make_unique<MessageSpool>(static_cast<std::size_t>(c.spool_memory_limit), c.spool_dir);
@@ -61,12 +59,14 @@ asio::awaitable<ProxySession::Read> ProxySession::read_more(Clock::time_point de
   }
   // Read into a fixed buffer and append what came: resizing buffer_ by a
   // whole chunk first would zero 64 KiB for every command line.
-  asio::steady_timer timer(context_.executor, deadline);
-  auto outcome = co_await (
-      socket_.async_read_some(asio::buffer(read_chunk_.data(), read_chunk_.size()), use_nothrow) ||
-      timer.async_wait(use_nothrow));
-  if (outcome.index() == 1) co_return Read::timeout;
-  auto [ec, n] = std::get<0>(outcome);
+  deadline_timer_.expires_at(deadline);
+  auto [order, ec, n, timer_ec] =
+      co_await asio::experimental::make_parallel_group(
+          socket_.async_read_some(asio::buffer(read_chunk_.data(), read_chunk_.size()),
+                                  asio::deferred),
+          deadline_timer_.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  if (order[0] == 1) co_return Read::timeout;
   if (ec || n == 0) co_return Read::closed;
   buffer_.append(read_chunk_.data(), n);
   if (got) *got = n;
@@ -75,12 +75,13 @@ asio::awaitable<ProxySession::Read> ProxySession::read_more(Clock::time_point de
 
 asio::awaitable<bool> ProxySession::reply(std::string text) {
   text += "\r\n";
-  asio::steady_timer timer(context_.executor, settings_->config.command_timeout);
-  auto outcome = co_await (asio::async_write(socket_, asio::buffer(text), use_nothrow) ||
-                           timer.async_wait(use_nothrow));
-  if (outcome.index() == 1) co_return false;
-  auto [ec, n] = std::get<0>(outcome);
-  co_return !ec;
+  deadline_timer_.expires_after(settings_->config.command_timeout);
+  auto [order, ec, n, timer_ec] =
+      co_await asio::experimental::make_parallel_group(
+          asio::async_write(socket_, asio::buffer(text), asio::deferred),
+          deadline_timer_.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  co_return order[0] == 0 && !ec;
 }
 
 std::string ProxySession::ehlo_reply() const {

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -63,6 +64,10 @@ class ProxySession {
   Envelope envelope_;
   std::unique_ptr<MessageSpool> spool_;
   std::string peer_;
+  // Every read and write races this timer in a parallel group, which costs
+  // no coroutine of its own per operation (awaitable operators spawn one per
+  // side), on the hot path of every command and body chunk.
+  boost::asio::steady_timer deadline_timer_;
 };
 
 }  // namespace mailsan::filter
