@@ -225,9 +225,16 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     }
     auto slot = asio::get_associated_cancellation_slot(handler);
     const std::uint64_t seq = front_seq_ + in_flight_.size();
+    // A command that waited for a master comes with its own, earlier
+    // deadline, possibly behind commands issued after it.
+    if (!in_flight_.empty() && deadline < in_flight_.back().deadline)
+      deadlines_out_of_order_ = true;
     in_flight_.push_back(InFlight{std::move(handler), deadline, Kind::user});
     if (slot.is_connected()) slot.template emplace<CancelCommand>(weak_from_this(), seq);
-    arm_timeout();
+    if (timeout_armed_ && deadline < armed_for_)
+      timeout_timer_.cancel();  // its handler arms again for this deadline
+    else
+      arm_timeout();
     // Commands issued in one turn of the event loop leave together at the
     // next poll; past a batch of kFlushBatch, send them now so that Redis
     // works on them while we go on, instead of the two taking turns.
@@ -324,6 +331,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     InFlight entry = std::move(in_flight_.front());
     in_flight_.pop_front();
     ++front_seq_;
+    if (in_flight_.empty()) deadlines_out_of_order_ = false;
     const bool failed = reply == nullptr;
     const bool error_reply = !failed && reply->type == REDIS_REPLY_ERROR;
     switch (entry.kind) {
@@ -423,10 +431,20 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     reloading_.clear();
   }
 
+  // The oldest entry's deadline, unless a command that waited for a master
+  // brought an earlier one (then all are looked at, which is rare).
+  Clock::time_point earliest_deadline() const {
+    if (!deadlines_out_of_order_) return in_flight_.front().deadline;
+    Clock::time_point earliest = Clock::time_point::max();
+    for (const InFlight& entry : in_flight_) earliest = std::min(earliest, entry.deadline);
+    return earliest;
+  }
+
   void arm_timeout() {
     if (timeout_armed_ || in_flight_.empty()) return;
     timeout_armed_ = true;
-    timeout_timer_.expires_at(in_flight_.front().deadline);
+    armed_for_ = earliest_deadline();
+    timeout_timer_.expires_at(armed_for_);
     timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
       self->timeout_armed_ = false;
       if (self->running_) self->check_timeouts();
@@ -437,7 +455,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     // Handshake entries have no deadline of their own: the connect timeout
     // covers them.
     if (!ready() || in_flight_.empty()) return;
-    if (in_flight_.front().deadline > Clock::now()) {
+    if (earliest_deadline() > Clock::now()) {
       arm_timeout();
       return;
     }
@@ -729,7 +747,9 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
 
   asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;
-  asio::steady_timer wake_;  // the connect loop sleeps on it; cancel() wakes it
+  Clock::time_point armed_for_;          // when timeout_timer_ fires
+  bool deadlines_out_of_order_ = false;  // see earliest_deadline()
+  asio::steady_timer wake_;              // the connect loop sleeps on it; cancel() wakes it
 };
 
 Client::Client(asio::any_io_executor ex, Options options)
