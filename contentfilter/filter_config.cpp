@@ -75,7 +75,8 @@ config::OptionTable make_option_table(FilterConfig& c) {
       .with_check(check_inet_endpoint);
   config::CommonRowDocs docs;
   docs.redis =
-      "the Redis shared by every MX (quarantine index, bulk counts): tcp:HOST:PORT or unix:/path";
+      "the Redis shared by every MX (quarantine index, bulk counts): tcp:HOST:PORT[/DB], "
+      "unix:/path[/DB] or sentinel:NAME@HOST:PORT[,HOST:PORT...][/DB]";
   docs.hostname = "this MX's name, in the greeting and added headers (empty: the system host name)";
   docs.log_level = "the least important log lines written";
   docs.user = "user to run as after binding (empty: stay as started); its group too";

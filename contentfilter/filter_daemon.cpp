@@ -35,6 +35,7 @@ int run_daemon(const FilterConfig& initial, std::vector<std::string> args) {
   metrics::Registry registry;
   FilterMetrics metrics(registry);
   redis::Client redis(ex, config::redis_options(config));
+  redis.set_metrics(&metrics.redis_client);
   FilterContext context;
   LongLivedScanners long_lived;
   context.executor = ex;

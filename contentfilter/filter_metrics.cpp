@@ -22,7 +22,8 @@ FilterMetrics::FilterMetrics(metrics::Registry& r)
       redis_errors(r.counter("mailsan_backend_errors_total", "failed backend operations",
                              {{"backend", "redis"}})),
       scan_seconds(r.histogram("mailsan_filter_scan_seconds",
-                               "time from end-of-DATA to the verdict, all scanners together")) {}
+                               "time from end-of-DATA to the verdict, all scanners together")),
+      redis_client(r) {}
 
 metrics::Counter& FilterMetrics::messages(const std::string& verdict) {
   return registry.counter("mailsan_filter_messages_total", "messages by verdict",

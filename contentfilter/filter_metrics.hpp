@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/metrics/registry.hpp"
+#include "common/redis/client_metrics.hpp"
 
 namespace mailsan::filter {
 
@@ -22,6 +23,8 @@ struct FilterMetrics {
   metrics::Counter& owned_headers_removed;
   metrics::Counter& redis_errors;
   metrics::Histogram& scan_seconds;
+  // The Redis client's master, failovers and time without a master.
+  redis::ClientMetrics redis_client;
   // mailsan_filter_messages_total{verdict="clean|tagged|spam|virus|split|tempfail|..."}
   metrics::Counter& messages(const std::string& verdict);
   // mailsan_filter_scanner_failures_total{scanner="..."}

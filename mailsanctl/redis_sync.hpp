@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/net/endpoint_address.hpp"
+#include "common/redis/address.hpp"
 #include "common/redis/client.hpp"
 #include "common/redis/reply.hpp"
 
@@ -28,7 +30,9 @@ namespace mailsan::ctl {
 
 class SyncRedis {
  public:
-  // The daemons' client options: address, password_file, database,
+  // The daemons' client options: address (any form but cluster:, the
+  // master asked of the sentinels in turn), password_file,
+  // sentinel_password_file, database,
   // connect_timeout for the connect and command_timeout for each command
   // (the reconnect backoff does not apply: a failure is final here).
   static std::unique_ptr<SyncRedis> connect(const redis::Options& settings, std::string* error);
@@ -46,6 +50,14 @@ class SyncRedis {
 
  private:
   explicit SyncRedis(redisContext* context) : context_(context) {}
+  static std::unique_ptr<SyncRedis> open(const net::EndpointAddress& endpoint,
+                                         const redis::Options& settings,
+                                         const std::string& password_file, std::string* error);
+  static std::unique_ptr<SyncRedis> open_sentinel_master(const redis::Address& address,
+                                                         const redis::Options& settings,
+                                                         std::string* error);
+  bool expect_ok(std::initializer_list<std::string_view> argv, const char* what,
+                 std::string* error);
 
   redisContext* context_;
   std::string error_;

@@ -76,6 +76,7 @@ int run_daemon(const PolicydConfig& initial, std::vector<std::string> args) {
   PolicydMetrics metrics(registry);
 
   redis::Client redis(ex, redis_options(config));
+  redis.set_metrics(&metrics.redis_client);
   // The client logs connects and disconnects itself.
   redis.on_state_change([&](bool up) { metrics.redis_connected.set(up ? 1 : 0); });
 

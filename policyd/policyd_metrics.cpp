@@ -29,6 +29,7 @@ PolicydMetrics::PolicydMetrics(metrics::Registry& r)
                             {{"backend", "ldap"}})),
       ldap_cache_hits(r.counter("mailsan_policy_ldap_cache_hits_total",
                                 "recipient lookups answered from the in-process cache")),
+      redis_client(r),
       registry_(r) {}
 
 metrics::Counter& PolicydMetrics::verdict(std::string_view verdict) {

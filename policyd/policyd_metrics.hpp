@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/metrics/registry.hpp"
+#include "common/redis/client_metrics.hpp"
 
 namespace mailsan::policyd {
 
@@ -29,6 +30,8 @@ class PolicydMetrics {
   // answers served from the in-process cache instead of the directory.
   metrics::Counter& ldap_errors;
   metrics::Counter& ldap_cache_hits;
+  // The Redis client's master, failovers and time without a master.
+  redis::ClientMetrics redis_client;
 
   // mailsan_policy_verdicts_total{verdict="..."}; created on first use.
   metrics::Counter& verdict(std::string_view verdict);

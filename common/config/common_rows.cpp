@@ -4,7 +4,7 @@
 
 #include "common/daemon/process_setup.hpp"
 #include "common/log/log.hpp"
-#include "common/net/endpoint_address.hpp"
+#include "common/redis/address.hpp"
 #include "common/redis/client.hpp"
 
 namespace mailsan::config {
@@ -12,13 +12,17 @@ namespace mailsan::config {
 void add_common_rows(OptionTable& t, CommonConfig& c, const CommonRowDocs& docs) {
   using std::chrono::seconds;
   t.add_string("redis", &c.redis, "tcp:127.0.0.1:6379", docs.redis)
-      .with_check(net::check_endpoint)
+      .with_check(redis::check_address)
       .restart_only();
   t.add_string("redis_prefix", &c.redis_prefix, "mailsan:", "prefix of every Redis key");
   t.add_string("redis_password_file", &c.redis_password_file, "",
                "file whose first line is the Redis AUTH password (empty: no AUTH)")
       .restart_only();
-  t.add_integer("redis_database", &c.redis_database, 0, 0, 15, "Redis database number (SELECT)")
+  t.add_string("redis_sentinel_password_file", &c.redis_sentinel_password_file, "",
+               "file whose first line is the sentinels' AUTH password (empty: no AUTH)")
+      .restart_only();
+  t.add_integer("redis_database", &c.redis_database, 0, 0, 15,
+                "Redis database number (SELECT); a /DB in redis wins")
       .restart_only();
   t.add_duration("redis_timeout", &c.redis_timeout, seconds(2), seconds(1), seconds(60),
                  docs.redis_timeout)
@@ -45,6 +49,7 @@ redis::Options redis_options(const CommonConfig& c, std::chrono::milliseconds co
   redis::Options o;
   o.address = c.redis;
   o.password_file = c.redis_password_file;
+  o.sentinel_password_file = c.redis_sentinel_password_file;
   o.database = static_cast<int>(c.redis_database);
   o.command_timeout = std::min(
       std::chrono::duration_cast<std::chrono::milliseconds>(c.redis_timeout), command_limit);

@@ -21,6 +21,7 @@ struct CommonConfig {
   std::string redis;
   std::string redis_prefix;
   std::string redis_password_file;
+  std::string redis_sentinel_password_file;
   std::int64_t redis_database = 0;
   std::chrono::seconds redis_timeout{2};
   std::string hostname;
@@ -34,14 +35,16 @@ struct CommonConfig {
 // redis_timeout is also bounded by its request deadline, the filter's
 // hostname is in its greeting too); a daemon replaces those that differ.
 struct CommonRowDocs {
-  std::string redis = "the Redis shared by every MX: tcp:HOST:PORT or unix:/path";
+  std::string redis =
+      "the Redis shared by every MX: tcp:HOST:PORT[/DB], unix:/path[/DB] or "
+      "sentinel:NAME@HOST:PORT[,HOST:PORT...][/DB] (the master the sentinels name)";
   std::string redis_timeout = "a Redis command not answered in this time is a Redis failure";
   std::string hostname = "this MX's name, used in added headers (empty: the system host name)";
   std::string log_level = "least severe level that is logged; each decision is logged at info";
   std::string user = "unprivileged user to run as after binding the sockets (empty: stay)";
 };
 
-// Adds redis, redis_prefix, redis_password_file, redis_database,
+// Adds redis, redis_prefix, redis_password_file, redis_sentinel_password_file, redis_database,
 // redis_timeout, hostname and metrics_listen, in that order. The Redis
 // connection and the metrics socket are made once at start, so those rows
 // are restart-only.

@@ -11,6 +11,12 @@
 // entry's deadline and re-armed for the next oldest when it fires. Since
 // replies are ordered, an overdue oldest entry means the connection is stuck;
 // all entries then fail with errc::timeout and the connection is replaced.
+//
+// With sentinels, each connect starts with asking them for the master
+// (sentinel.cpp) and adds ROLE to the handshake. A switch found any way (a
+// +switch-master message, READONLY, a lost or stuck connection) is one
+// reconnect; the log line and the failover count come when the new master
+// is in use, so there is one of each per switch.
 #include "common/redis/client.hpp"
 
 #include <hiredis/hiredis.h>
@@ -37,7 +43,11 @@
 
 #include "common/log/log.hpp"
 #include "common/net/endpoint_address.hpp"
+#include "common/redis/address.hpp"
+#include "common/redis/client_metrics.hpp"
 #include "common/redis/hiredis_connection.hpp"
+#include "common/redis/sentinel.hpp"
+#include "common/redis/sentinel_replies.hpp"
 #include "common/util/ascii.hpp"
 #include "common/util/password_file.hpp"
 #include "common/util/sha1.hpp"
@@ -105,6 +115,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     handshake,      // AUTH, SELECT, PING at connect: an error fails the connect
     script_load,    // SCRIPT LOAD at connect: an error is logged only
     script_reload,  // SCRIPT LOAD after a NOSCRIPT reply
+    role,           // ROLE at connect (sentinel): anything but master fails the connect
   };
   struct InFlight {
     std::optional<Handler> handler;
@@ -127,7 +138,18 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
 
   Impl(asio::any_io_executor ex, Options options)
       : ex_(ex), options_(std::move(options)), timeout_timer_(ex), wake_(ex) {
-    address_ = net::parse_endpoint(options_.address, &address_error_);
+    address_ = parse_address(options_.address, &address_error_);
+    if (address_ && !unsupported_reason(*address_).empty()) {
+      address_error_ = unsupported_reason(*address_);
+      address_.reset();
+    }
+    if (address_) database_ = address_->database.value_or(options_.database);
+  }
+
+  bool sentinel() const { return address_ && address_->kind == Address::Kind::sentinel; }
+
+  SentinelSettings sentinel_settings() const {
+    return SentinelSettings{*address_, options_.sentinel_password_file, options_.connect_timeout};
   }
 
   ~Impl() override {
@@ -143,15 +165,49 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
 
   // --- commands ---------------------------------------------------------
 
-  asio::awaitable<Result> async_command(std::span<const std::string_view> argv) {
+  asio::awaitable<Result> command(std::span<const std::string_view> argv) {
+    const auto deadline = Clock::now() + options_.command_timeout;
+    if (sentinel() && running_ && !ready())
+      return wait_for_master_then_send(shared_from_this(), argv, deadline);
+    return async_command(argv, deadline);
+  }
+
+  asio::awaitable<Result> async_command(std::span<const std::string_view> argv,
+                                        Clock::time_point deadline) {
     return asio::async_initiate<decltype(asio::use_awaitable), void(Result)>(
-        [self = shared_from_this()](Handler handler, std::span<const std::string_view> args) {
-          self->start_command(std::move(handler), args);
+        [self = shared_from_this(), deadline](Handler handler,
+                                              std::span<const std::string_view> args) {
+          self->start_command(std::move(handler), args, deadline);
         },
         asio::use_awaitable, argv);
   }
 
-  void start_command(Handler handler, std::span<const std::string_view> argv) {
+  // During a switch: wait until a master is in use or the command's own
+  // deadline, then send (at the deadline, that fails with not_connected).
+  // argv lives in the caller's co_await expression, which outlasts this.
+  asio::awaitable<Result> wait_for_master_then_send(std::shared_ptr<Impl> self,
+                                                    std::span<const std::string_view> argv,
+                                                    Clock::time_point deadline) {
+    (void)self;
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    asio::steady_timer timer(ex_, deadline);
+    waiters_.push_back(&timer);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(waiters_, &timer);
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) {
+      ++stats_.commands;
+      co_return Result{errc::cancelled, {}};
+    }
+    co_return co_await async_command(argv, deadline);
+  }
+
+  void wake_waiters() {
+    for (asio::steady_timer* timer : waiters_) timer->cancel();
+  }
+
+  void start_command(Handler handler, std::span<const std::string_view> argv,
+                     Clock::time_point deadline) {
     ++stats_.commands;
     if (argv.empty() || refused_command(argv)) {
       Result refused;
@@ -169,10 +225,16 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     }
     auto slot = asio::get_associated_cancellation_slot(handler);
     const std::uint64_t seq = front_seq_ + in_flight_.size();
-    in_flight_.push_back(
-        InFlight{std::move(handler), Clock::now() + options_.command_timeout, Kind::user});
+    // A command that waited for a master comes with its own, earlier
+    // deadline, possibly behind commands issued after it.
+    if (!in_flight_.empty() && deadline < in_flight_.back().deadline)
+      deadlines_out_of_order_ = true;
+    in_flight_.push_back(InFlight{std::move(handler), deadline, Kind::user});
     if (slot.is_connected()) slot.template emplace<CancelCommand>(weak_from_this(), seq);
-    arm_timeout();
+    if (timeout_armed_ && deadline < armed_for_)
+      timeout_timer_.cancel();  // its handler arms again for this deadline
+    else
+      arm_timeout();
     // Commands issued in one turn of the event loop leave together at the
     // next poll; past a batch of kFlushBatch, send them now so that Redis
     // works on them while we go on, instead of the two taking turns.
@@ -214,7 +276,8 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
                      Clock::time_point deadline) {
     if (connection_ == nullptr || !connection_->send(argv)) return false;
     in_flight_.push_back(InFlight{std::nullopt, deadline, kind});
-    if (kind == Kind::handshake || kind == Kind::script_load) ++handshake_pending_;
+    if (kind == Kind::handshake || kind == Kind::script_load || kind == Kind::role)
+      ++handshake_pending_;
     return true;
   }
 
@@ -268,6 +331,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     InFlight entry = std::move(in_flight_.front());
     in_flight_.pop_front();
     ++front_seq_;
+    if (in_flight_.empty()) deadlines_out_of_order_ = false;
     const bool failed = reply == nullptr;
     const bool error_reply = !failed && reply->type == REDIS_REPLY_ERROR;
     switch (entry.kind) {
@@ -280,6 +344,10 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
           if (fail_reason_ == errc::timeout) ++stats_.timeouts;
         } else {
           result.reply = to_reply(*reply);
+          // The master became a replica under us: find the new one (after
+          // hiredis returns, in on_io_done).
+          if (error_reply && sentinel() && result.reply.str.starts_with("READONLY"))
+            rediscover_ = true;
         }
         completions_.emplace_back(std::move(*entry.handler), std::move(result));
         return;
@@ -302,6 +370,13 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
               .kv("address", options_.address)
               .kv("error", std::string_view(reply->str, reply->len));
         return;
+      case Kind::role: {
+        handshake_reply_seen();
+        std::string role = "no reply";
+        if (handshake_error_.empty() && (failed || !role_is_master(to_reply(*reply), &role)))
+          handshake_error_ = "not a master (ROLE: " + role + ")";
+        return;
+      }
       case Kind::script_reload:
         if (!reloading_.empty()) reloading_.pop_front();
         if (error_reply)
@@ -320,6 +395,12 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
   void on_io_done(HiredisConnection& connection) override {
     auto self = shared_from_this();  // a resumed caller may destroy the Client
     if (&connection == connection_.get() && !connection.alive()) connection_lost();
+    if (rediscover_ && &connection == connection_.get()) {
+      rediscover_ = false;
+      last_error_ = "READONLY: the server is a replica now";
+      close_connection(errc::disconnected);
+      wake_.cancel();
+    }
     drain_completions();
   }
 
@@ -350,10 +431,20 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     reloading_.clear();
   }
 
+  // The oldest entry's deadline, unless a command that waited for a master
+  // brought an earlier one (then all are looked at, which is rare).
+  Clock::time_point earliest_deadline() const {
+    if (!deadlines_out_of_order_) return in_flight_.front().deadline;
+    Clock::time_point earliest = Clock::time_point::max();
+    for (const InFlight& entry : in_flight_) earliest = std::min(earliest, entry.deadline);
+    return earliest;
+  }
+
   void arm_timeout() {
     if (timeout_armed_ || in_flight_.empty()) return;
     timeout_armed_ = true;
-    timeout_timer_.expires_at(in_flight_.front().deadline);
+    armed_for_ = earliest_deadline();
+    timeout_timer_.expires_at(armed_for_);
     timeout_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
       self->timeout_armed_ = false;
       if (self->running_) self->check_timeouts();
@@ -364,7 +455,7 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     // Handshake entries have no deadline of their own: the connect timeout
     // covers them.
     if (!ready() || in_flight_.empty()) return;
-    if (in_flight_.front().deadline > Clock::now()) {
+    if (earliest_deadline() > Clock::now()) {
       arm_timeout();
       return;
     }
@@ -388,6 +479,16 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     ++generation_;
     if (!address_)
       log::error("redis_bad_address").kv("address", options_.address).kv("error", address_error_);
+    down_since_ = Clock::now();
+    if (sentinel()) {
+      watcher_ = std::make_shared<SwitchWatcher>(
+          ex_, sentinel_settings(),
+          [weak = weak_from_this(), generation = generation_](const net::EndpointAddress& master) {
+            if (auto self = weak.lock(); self && self->current(generation))
+              self->on_switch_master(master);
+          });
+      watcher_->start();
+    }
     asio::co_spawn(ex_, supervise(shared_from_this(), generation_), asio::detached);
   }
 
@@ -396,14 +497,62 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     running_ = false;
     ++generation_;
     close_connection(errc::disconnected);
+    if (watcher_ != nullptr) watcher_->stop();
+    watcher_.reset();
     timeout_timer_.cancel();
     wake_.cancel();
+    wake_waiters();
     post_completions();
     if (notify) set_state(false);
     reported_up_ = false;
   }
 
   bool current(std::uint64_t generation) const { return running_ && generation == generation_; }
+
+  // The sentinels announced a new master: unless it is the one in use, drop
+  // the connection and connect to it now, without the backoff.
+  void on_switch_master(const net::EndpointAddress& master) {
+    if (ready() && master_ && endpoint_text(*master_) == endpoint_text(master)) return;
+    switch_announced_ = true;
+    if (connection_ != nullptr) {
+      last_error_ = "the sentinels announced a new master " + endpoint_text(master);
+      close_connection(errc::disconnected);
+      drain_completions();
+    }
+    wake_.cancel();
+  }
+
+  // Time without a usable master, counted up to now.
+  void account_time_without_master() {
+    if (!down_since_) return;
+    const auto now = Clock::now();
+    const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(now - *down_since_);
+    stats_.without_master += gap;
+    if (metrics_ != nullptr)
+      metrics_->add_time_without_master(static_cast<std::uint64_t>(gap.count()));
+    *down_since_ = now;
+  }
+
+  // A connect succeeded to `server`: one log line, and a failover counted
+  // when it is not the server used before.
+  void note_server_in_use(const net::EndpointAddress& server) {
+    account_time_without_master();
+    down_since_.reset();
+    const std::string now_text = endpoint_text(server);
+    const bool switched = master_ && endpoint_text(*master_) != now_text;
+    if (switched) {
+      ++stats_.failovers;
+      if (metrics_ != nullptr) metrics_->count_failover();
+      log::warning("redis_master_switched")
+          .kv("address", options_.address)
+          .kv("from", endpoint_text(*master_))
+          .kv("to", now_text);
+    } else {
+      log::info("redis_connected").kv("address", options_.address).kv("server", now_text);
+    }
+    if (metrics_ != nullptr && (switched || !master_)) metrics_->set_master(now_text);
+    master_ = server;
+  }
 
   // Sleeps until the deadline or until wake_.cancel() (a state change).
   asio::awaitable<void> sleep_until(Clock::time_point deadline) {
@@ -418,15 +567,18 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     auto backoff = options_.reconnect_min;
     int failures = 0;
     while (current(generation)) {
+      switch_announced_ = false;
       const bool up = co_await connect_once(generation);
       if (!current(generation)) break;
       if (up) {
         failures = 0;
         backoff = options_.reconnect_min;
-        log::info("redis_connected").kv("address", options_.address);
+        note_server_in_use(candidate_);
         set_state(true);
+        wake_waiters();
         while (current(generation) && ready()) co_await sleep_until(Clock::time_point::max());
         if (!current(generation)) break;
+        down_since_ = Clock::now();
         ++stats_.disconnects;
         log::warning("redis_disconnected")
             .kv("address", options_.address)
@@ -441,8 +593,19 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
             .kv("error", last_error_)
             .kv("retry_ms", static_cast<std::int64_t>(backoff.count()));
         ++failures;
+        account_time_without_master();
+      }
+      // A switch announced meanwhile is tried at once, with the backoff
+      // started again (a +switch-master message comes once per failover).
+      if (switch_announced_) {
+        backoff = options_.reconnect_min;
+        continue;
       }
       co_await sleep_until(Clock::now() + backoff);
+      if (switch_announced_) {
+        backoff = options_.reconnect_min;
+        continue;
+      }
       if (!up) backoff = std::min(backoff * 2, options_.reconnect_max);
     }
   }
@@ -461,9 +624,20 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
     if (!options_.password_file.empty() &&
         !util::read_password_file(options_.password_file, &password, &last_error_))
       co_return false;
+    net::EndpointAddress target = address_->server;
+    if (sentinel()) {
+      std::string error;
+      auto master = co_await discover_master(ex_, sentinel_settings(), &next_sentinel_, &error);
+      if (!current(generation)) co_return false;
+      if (!master) {
+        last_error_ = "no master from the sentinels: " + error;
+        co_return false;
+      }
+      target = std::move(*master);
+    }
+    candidate_ = target;
     // hiredis would look a host name up with a blocking getaddrinfo on this
     // thread; Asio's resolver runs it on a thread of its own instead.
-    net::EndpointAddress target = *address_;
     if (target.kind == net::EndpointAddress::Kind::inet) {
       boost::system::error_code numeric;
       asio::ip::make_address(target.host, numeric);
@@ -497,14 +671,18 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
       const std::string_view auth[] = {"AUTH", password};
       queued = queued && send_internal(auth, Kind::handshake, no_deadline);
     }
-    if (options_.database != 0) {
-      const std::string database = std::to_string(options_.database);
+    if (database_ != 0) {
+      const std::string database = std::to_string(database_);
       const std::string_view select[] = {"SELECT", database};
       queued = queued && send_internal(select, Kind::handshake, no_deadline);
     }
     for (const Script& script : scripts_) {
       const std::string_view load[] = {"SCRIPT", "LOAD", script.body()};
       queued = queued && send_internal(load, Kind::script_load, no_deadline);
+    }
+    if (sentinel()) {
+      const std::string_view role[] = {"ROLE"};
+      queued = queued && send_internal(role, Kind::role, no_deadline);
     }
     const std::string_view ping[] = {"PING"};
     queued = queued && send_internal(ping, Kind::handshake, no_deadline);
@@ -535,8 +713,18 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
   asio::any_io_executor ex_;
   std::size_t name_attempt_ = 0;  // which of a host name's addresses to try next
   Options options_;
-  std::optional<net::EndpointAddress> address_;
+  std::optional<Address> address_;
   std::string address_error_;
+  int database_ = 0;                             // the address's /DB, else options_.database
+  std::shared_ptr<SwitchWatcher> watcher_;       // sentinel: +switch-master
+  std::size_t next_sentinel_ = 0;                // the one that answered last
+  net::EndpointAddress candidate_;               // the server of the connect in progress
+  std::optional<net::EndpointAddress> master_;   // the server last in use
+  bool switch_announced_ = false;                // a +switch-master since the last attempt
+  bool rediscover_ = false;                      // READONLY seen on connection_
+  std::optional<Clock::time_point> down_since_;  // no usable master since then
+  std::vector<asio::steady_timer*> waiters_;     // commands waiting for a master
+  ClientMetrics* metrics_ = nullptr;
   std::vector<Script> scripts_;
   std::function<void(bool)> on_state_change_;
   Stats stats_;
@@ -559,7 +747,9 @@ struct Client::Impl final : std::enable_shared_from_this<Client::Impl>, HiredisC
 
   asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;
-  asio::steady_timer wake_;  // the connect loop sleeps on it; cancel() wakes it
+  Clock::time_point armed_for_;          // when timeout_timer_ fires
+  bool deadlines_out_of_order_ = false;  // see earliest_deadline()
+  asio::steady_timer wake_;              // the connect loop sleeps on it; cancel() wakes it
 };
 
 Client::Client(asio::any_io_executor ex, Options options)
@@ -591,7 +781,7 @@ void Client::register_script(const Script& script) {
 }
 
 asio::awaitable<Result> Client::command(std::span<const std::string_view> argv) {
-  return impl_->async_command(argv);
+  return impl_->command(argv);
 }
 
 asio::awaitable<Result> Client::eval(const Script& script, std::span<const std::string_view> keys,
@@ -607,7 +797,7 @@ asio::awaitable<Result> Client::eval(const Script& script, std::span<const std::
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
 
-  Result result = co_await impl->async_command(argv);
+  Result result = co_await impl->command(argv);
   if (!is_noscript(result)) co_return result;
 
   // The server lost the script (restart, SCRIPT FLUSH, failover): run it
@@ -619,7 +809,7 @@ asio::awaitable<Result> Client::eval(const Script& script, std::span<const std::
   impl->reload_script(script);
   argv[0] = "EVAL";
   argv[1] = script.body();
-  co_return co_await impl->async_command(argv);
+  co_return co_await impl->command(argv);
 }
 
 const Stats& Client::stats() const {
@@ -628,6 +818,10 @@ const Stats& Client::stats() const {
 
 void Client::on_state_change(std::function<void(bool connected)> callback) {
   impl_->on_state_change_ = std::move(callback);
+}
+
+void Client::set_metrics(ClientMetrics* metrics) {
+  impl_->metrics_ = metrics;
 }
 
 }  // namespace mailsan::redis

@@ -8,6 +8,14 @@
 // backoff. While disconnected, commands fail at once with errc::not_connected
 // so callers can apply their failure mode without waiting.
 //
+// With a sentinel: address (address.hpp) the server is the master the
+// sentinels name, confirmed with ROLE; the client finds it again on every
+// reconnect, on a READONLY error reply (the server became a replica) and at
+// once on a +switch-master message from the sentinels. Commands issued
+// while it has no master wait for one up to command_timeout instead of
+// failing at once, so that a failover costs callers a delay, not an error.
+// A cluster: address is refused (errc::not_connected, logged at start).
+//
 // Scripts are registered once and run with EVALSHA; the client SCRIPT LOADs
 // them on every (re)connect and, on a NOSCRIPT reply, falls back to EVAL.
 //
@@ -42,9 +50,10 @@ inline std::error_code make_error_code(errc e) {
 }
 
 struct Options {
-  std::string address = "tcp:127.0.0.1:6379";  // tcp:HOST:PORT or unix:/path
+  std::string address = "tcp:127.0.0.1:6379";  // any form of address.hpp
   std::string password_file;                   // AUTH with its first line when set
-  int database = 0;                            // SELECT when non-zero
+  std::string sentinel_password_file;          // the same for the sentinels
+  int database = 0;                            // SELECT when non-zero; the address's /DB wins
   // Covers the connect and the AUTH/SELECT/SCRIPT LOAD/PING behind it.
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
@@ -58,7 +67,11 @@ struct Stats {
   std::uint64_t timeouts = 0;  // commands failed with errc::timeout
   std::uint64_t connects = 0;
   std::uint64_t disconnects = 0;
+  std::uint64_t failovers = 0;                  // the master changed (sentinel: addresses)
+  std::chrono::milliseconds without_master{0};  // up to the last attempt or connect
 };
+
+class ClientMetrics;
 
 struct Result {
   std::error_code ec;  // transport failure; a Redis error reply is reply.is_error()
@@ -122,6 +135,9 @@ class Client {
   const Stats& stats() const;
   // Called with true on connect and false on disconnect (for logs and gauges).
   void on_state_change(std::function<void(bool connected)> callback);
+  // Metrics to keep up to date (the master in use, failovers, time without
+  // a master); must outlive the client.
+  void set_metrics(ClientMetrics* metrics);
 
  private:
   struct Impl;

@@ -44,6 +44,10 @@ void RedisServer::stop() {
   process_.stop();
 }
 
+void RedisServer::kill() {
+  process_.stop(9);
+}
+
 std::string RedisServer::address() const {
   return "tcp:127.0.0.1:" + std::to_string(port_);
 }

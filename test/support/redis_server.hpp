@@ -21,6 +21,8 @@ class RedisServer {
 
   void start();
   void stop();
+  // SIGKILL: the server dies as on a power loss, without a word to anyone.
+  void kill();
   bool running() { return process_.running(); }
   unsigned short port() const { return port_; }
   // The server's private directory (a place for a unix socket or a password file).
